@@ -1,0 +1,36 @@
+"""Types shared by every JSON document bot_core reads or writes.
+
+Why: the contract writes every timestamp as ISO-8601 UTC with an explicit ``+00:00`` offset,
+while pydantic's default would write ``Z``; documents we write must be immutable and reject
+unknown fields, so a typo in a field name fails loudly instead of vanishing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
+
+__all__ = ["Document", "UtcDateTime", "as_utc"]
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return ``value`` in UTC; a naive datetime is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+UtcDateTime = Annotated[
+    datetime,
+    AfterValidator(as_utc),
+    PlainSerializer(lambda value: value.isoformat(), return_type=str, when_used="json"),
+]
+"""A timezone-aware UTC datetime, written as ``2024-06-12T10:00:00+00:00``."""
+
+
+class Document(BaseModel):
+    """Base of every document we write: frozen, and unknown fields are an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
