@@ -32,6 +32,7 @@ __all__ = [
     "encode_raw_path",
     "fsync_directory",
     "iso_from_ns",
+    "ns_from_datetime",
     "open_dir_nofollow",
     "open_relative_dir",
     "open_temporary_file",
@@ -92,6 +93,15 @@ def decode_raw_path(shown: str, encoded: str | None) -> str:
     return base64.b64decode(encoded).decode("utf-8", "surrogateescape")
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ns_from_datetime(value: datetime) -> int:
+    """Exact nanoseconds since the epoch (float timestamps lose precision at this scale)."""
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
 def utc_from_ns(mtime_ns: int) -> datetime:
     """A timezone-aware UTC datetime from a ``st_mtime_ns`` value."""
     return datetime.fromtimestamp(mtime_ns / 1_000_000_000, tz=UTC)
@@ -105,7 +115,9 @@ def iso_from_ns(mtime_ns: int) -> str:
 def split_relative(relative: str) -> list[str]:
     """Split a POSIX relative path into components, refusing ``..``, ``.`` and absolute paths."""
     if relative.startswith("/"):
-        raise ValueError(f"absolute path where a relative one is required: {display_path(relative)}")
+        raise ValueError(
+            f"absolute path where a relative one is required: {display_path(relative)}"
+        )
     parts = [part for part in relative.split("/") if part]
     for part in parts:
         if part in (".", ".."):
