@@ -13,10 +13,11 @@ or a traceback, and the exit status comes from the error class (``errors.py``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import BinaryIO, NoReturn
 
 from pydantic import BaseModel
 
@@ -28,10 +29,15 @@ __all__ = ["CliOutput", "Handler", "OneLineArgumentParser", "run_cli"]
 
 @dataclass(frozen=True, slots=True)
 class CliOutput:
-    """What a sub-command hands back: the document to print and the exit status."""
+    """What a sub-command hands back: the document to print and the exit status.
 
-    document: BaseModel
+    A very large document may instead give ``stream``, a function that writes the same JSON
+    to a binary stream piece by piece (the overview of 100k reports does).
+    """
+
+    document: BaseModel | None
     exit_code: int = 0
+    stream: Callable[[BinaryIO], None] | None = None
 
 
 Handler = Callable[[argparse.Namespace], CliOutput]
@@ -68,6 +74,15 @@ def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) 
         where = f": {display_path(str(exc.filename))}" if exc.filename else ""
         _write_error(f"{exc.strerror or exc}{where}")
         return 1
-    sys.stdout.buffer.write(output.document.model_dump_json().encode("utf-8") + b"\n")
-    sys.stdout.flush()
+    try:
+        if output.stream is not None:
+            output.stream(sys.stdout.buffer)
+        elif output.document is not None:
+            sys.stdout.buffer.write(output.document.model_dump_json().encode("utf-8"))
+        sys.stdout.buffer.write(b"\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``| head``); nothing more to say, and no traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return output.exit_code

@@ -20,6 +20,7 @@ import contextlib
 import errno
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -133,7 +134,8 @@ def open_dir_nofollow(name: str, *, dir_fd: int | None = None) -> int:
 def open_relative_dir(base_fd: int, components: list[str]) -> int:
     """Open ``base/components...`` one component at a time, never following a symlink.
 
-    Raises ``OSError`` (``ELOOP`` or ``ENOTDIR`` for a symlink, ``ENOENT`` when missing).
+    Raises ``OSError``: ``ELOOP`` when a component is a symlink, ``ENOTDIR`` when it is a
+    file, ``ENOENT`` when it is missing.
     The caller owns the returned descriptor.
     """
     fd = os.dup(base_fd)
@@ -142,10 +144,25 @@ def open_relative_dir(base_fd: int, components: list[str]) -> int:
             next_fd = open_dir_nofollow(part, dir_fd=fd)
             os.close(fd)
             fd = next_fd
+    except OSError as exc:
+        # O_NOFOLLOW | O_DIRECTORY reports a symlink as ENOTDIR, like a regular file; callers
+        # must tell them apart (a symlink in the path is refused, a file means "not found").
+        if exc.errno == errno.ENOTDIR and _is_symlink(part, fd):
+            os.close(fd)
+            raise OSError(errno.ELOOP, "a symlink sits in the path", part) from exc
+        os.close(fd)
+        raise
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def _is_symlink(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode)
+    except OSError:
+        return False
 
 
 def fsync_directory(path: str) -> None:

@@ -21,12 +21,20 @@ from bot_core.reporting._models import (
     Overview,
     PurgeResult,
 )
-from bot_core.reporting._overview import build_overview
+from bot_core.reporting._overview import OverviewParts, build_overview, overview_parts
 from bot_core.reporting._plan import plan_archive, plan_purge, resolve_destination
 from bot_core.reporting._scan import Catalog, scan_reports
 from bot_core.reporting._signal_quality import DEFAULT_RETENTION_DAYS, DEFAULT_SIGNAL_QUALITY_DIR
 
-__all__ = ["DEFAULT_BASE_DIR", "archive", "delete", "overview", "purge", "scan"]
+__all__ = [
+    "DEFAULT_BASE_DIR",
+    "archive",
+    "delete",
+    "overview",
+    "overview_stream",
+    "purge",
+    "scan",
+]
 
 DEFAULT_BASE_DIR = "var/reports"
 MAX_WARNINGS_SHOWN = 20
@@ -56,6 +64,16 @@ def overview(
 ) -> Overview:
     """List the reports the filters select, with totals (contract 3)."""
     return build_overview(scan(base_dir, progress=progress), filters or Filters())
+
+
+def overview_stream(
+    base_dir: str = DEFAULT_BASE_DIR,
+    filters: Filters | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+) -> OverviewParts:
+    """Like :func:`overview`, but the reports are produced lazily for :func:`write_overview`."""
+    return overview_parts(scan(base_dir, progress=progress), filters or Filters())
 
 
 def delete(

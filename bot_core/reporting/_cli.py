@@ -11,8 +11,9 @@ from typing import Any
 
 from bot_core._cli import CliOutput
 from bot_core._progress import terminal_progress
-from bot_core.reporting._api import DEFAULT_BASE_DIR, archive, delete, overview, purge
+from bot_core.reporting._api import DEFAULT_BASE_DIR, archive, delete, overview_stream, purge
 from bot_core.reporting._filters import Filters, parse_filters
+from bot_core.reporting._overview import write_overview
 from bot_core.reporting._signal_quality import DEFAULT_RETENTION_DAYS, DEFAULT_SIGNAL_QUALITY_DIR
 
 __all__ = ["add_report_commands"]
@@ -71,7 +72,8 @@ def _filters(args: argparse.Namespace) -> Filters:
 
 def _run_overview(args: argparse.Namespace) -> CliOutput:
     filters = _filters(args)
-    return CliOutput(overview(args.base_dir, filters, progress=terminal_progress()))
+    parts = overview_stream(args.base_dir, filters, progress=terminal_progress())
+    return CliOutput(None, stream=lambda out: write_overview(parts, out))
 
 
 def _run_delete(args: argparse.Namespace) -> CliOutput:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Iterable
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO
 
-from bot_core._fs import display_path, utc_from_ns
-from bot_core.reporting._filters import Filters, parse_timestamp
+from pydantic import TypeAdapter
+
+from bot_core._fs import display_path, open_relative_dir, split_relative, utc_from_ns
+from bot_core.reporting._execute import open_base
+from bot_core.reporting._filters import Filters
 from bot_core.reporting._models import (
     CategorySummary,
     Dashboards,
@@ -23,8 +26,16 @@ from bot_core.reporting._models import (
 )
 from bot_core.reporting._scan import Catalog, ScannedReport
 from bot_core.reporting._select import select_reports
+from bot_core.reporting._summary import read_summary
 
-__all__ = ["MAX_EQUITY_POINTS", "build_overview", "report_document"]
+__all__ = [
+    "MAX_EQUITY_POINTS",
+    "OverviewParts",
+    "build_overview",
+    "overview_parts",
+    "report_document",
+    "write_overview",
+]
 
 MAX_EQUITY_POINTS = 600
 
@@ -33,8 +44,29 @@ def _absolute(catalog: Catalog, relative: str) -> str:
     return display_path(os.path.join(catalog.base_directory, relative))
 
 
-def report_document(catalog: Catalog, report: ScannedReport) -> Report:
-    """The overview's view of one scanned report."""
+def _current_summary(
+    base_fd: int | None, report: ScannedReport
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Re-read a summary the scan found valid, through descriptors that never follow links."""
+    if report.summary_status != "valid":
+        return None, report.summary_error
+    if base_fd is None:
+        return None, "summary could not be re-read: base directory is gone"
+    try:
+        dir_fd = open_relative_dir(base_fd, split_relative(report.identifier))
+    except OSError as exc:
+        return None, f"summary changed during the overview: {exc.strerror}"
+    try:
+        summary, error = read_summary(dir_fd)
+    finally:
+        os.close(dir_fd)
+    if error is not None:
+        return None, f"summary changed during the overview: {error}"
+    return summary, None
+
+
+def report_document(catalog: Catalog, report: ScannedReport, base_fd: int | None) -> Report:
+    """The overview's view of one scanned report (its summary read again from disk)."""
     exports = [
         ExportFile.model_construct(
             relative_path=display_path(entry.path),
@@ -49,13 +81,14 @@ def report_document(catalog: Catalog, report: ScannedReport) -> Report:
         absolute_path = exports[0].absolute_path
     else:
         absolute_path = _absolute(catalog, summary_path or report.identifier)
+    summary, summary_error = _current_summary(base_fd, report)
     return Report.model_construct(
         relative_path=display_path(report.identifier),
         category=display_path(report.category),
         display_name=display_path(report.display_name),
         summary_path=_absolute(catalog, summary_path) if summary_path else None,
-        summary=report.summary,
-        summary_error=report.summary_error,
+        summary=summary,
+        summary_error=summary_error,
         summary_status=report.summary_status,
         absolute_path=absolute_path,
         exports=exports,
@@ -155,130 +188,135 @@ def _summaries(matched: Iterable[ScannedReport]) -> tuple[OverviewSummary, list[
 # --- dashboards ------------------------------------------------------------------------------
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _point_time(value: Any) -> datetime | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            return None
-        seconds = value / 1000 if abs(value) > 1e11 else value  # epoch milliseconds
-        try:
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str):
-        try:
-            parsed = parse_timestamp(value)
-        except ValueError:
-            return None
-        if isinstance(parsed, datetime):
-            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    return None
-
-
-def _equity_points(report: ScannedReport) -> list[EquityPoint]:
-    assert report.summary is not None
-    raw = report.summary.get("equity_curve")
-    if not isinstance(raw, list):
-        return []
-    source = display_path(report.identifier)
-    category = display_path(report.category)
-    label = display_path(report.display_name)
+def _dashboards(catalog: Catalog, matched: list[ScannedReport]) -> Dashboards:
+    """Equity curve and heatmap over the matched reports, from the scan's compact columns."""
+    columns = catalog.dashboards
+    by_index: dict[int, ScannedReport] = {report.index: report for report in matched}
+    rank = {report.index: position for position, report in enumerate(catalog.reports)}
+    chosen = [i for i, owner in enumerate(columns.equity_report) if owner in by_index]
+    chosen.sort(key=lambda i: (columns.equity_time[i], rank[columns.equity_report[i]]))
     points: list[EquityPoint] = []
-    for item in raw:
-        if isinstance(item, dict):
-            stamp, value = item.get("timestamp"), item.get("value")
-        elif isinstance(item, list) and len(item) == 2:
-            stamp, value = item
-        else:
-            continue
-        when, number = _point_time(stamp), _number(value)
-        if when is None or number is None:
-            continue
+    for i in _downsample(chosen, MAX_EQUITY_POINTS):
+        report = by_index[columns.equity_report[i]]
         points.append(
-            EquityPoint.model_construct(
-                timestamp=when, value=number, source=source, category=category, label=label
+            EquityPoint(
+                timestamp=utc_from_ns(columns.equity_time[i]),
+                value=columns.equity_value[i],
+                source=display_path(report.identifier),
+                category=display_path(report.category),
+                label=display_path(report.display_name),
             )
         )
-    return points
-
-
-def _downsample(points: list[EquityPoint], limit: int) -> list[EquityPoint]:
-    """Keep at most ``limit`` evenly spread points; the first and the last are always kept."""
-    if len(points) <= limit:
-        return points
-    last = len(points) - 1
-    indices = sorted({round(step * last / (limit - 1)) for step in range(limit)})
-    return [points[index] for index in indices]
-
-
-def _heatmap_entries(summary: dict[str, Any]) -> list[tuple[str, float]]:
-    raw = summary.get("asset_heatmap")
-    entries: list[tuple[str, float]] = []
-    if isinstance(raw, dict):
-        for asset, value in raw.items():
-            number = _number(value.get("value")) if isinstance(value, dict) else _number(value)
-            if number is not None and str(asset).strip():
-                entries.append((str(asset), number))
-    elif isinstance(raw, list):
-        for item in raw:
-            if not isinstance(item, dict):
-                continue
-            asset = item.get("asset", item.get("symbol"))
-            number = _number(item.get("value"))
-            if isinstance(asset, str) and asset.strip() and number is not None:
-                entries.append((asset, number))
-    return entries
-
-
-def _dashboards(matched: Iterable[ScannedReport]) -> Dashboards:
-    points: list[EquityPoint] = []
-    heat: dict[str, tuple[float, list[str]]] = {}
-    for report in matched:
-        if report.summary is None:
-            continue
-        points.extend(_equity_points(report))
-        source = display_path(report.identifier)
-        for asset, value in _heatmap_entries(report.summary):
-            total, sources = heat.get(asset, (0.0, []))
-            if source not in sources:
-                sources.append(source)
-            heat[asset] = (total + value, sources)
-    points.sort(key=lambda point: (point.timestamp, point.source))
+    totals: dict[int, float] = {}
+    sources: dict[int, dict[int, None]] = {}
+    for i, owner in enumerate(columns.heat_report):
+        if owner in by_index:
+            asset = columns.heat_asset[i]
+            totals[asset] = totals.get(asset, 0.0) + columns.heat_value[i]
+            sources.setdefault(asset, {})[owner] = None
     cells = [
-        HeatmapCell(asset=asset, label=asset, value=total, sources=sources)
-        for asset, (total, sources) in sorted(heat.items())
+        HeatmapCell(
+            asset=columns.assets[asset],
+            label=columns.assets[asset],
+            value=total,
+            sources=[
+                display_path(by_index[owner].identifier)
+                for owner in sorted(sources[asset], key=rank.__getitem__)
+            ],
+        )
+        for asset, total in sorted(totals.items(), key=lambda item: columns.assets[item[0]])
     ]
-    return Dashboards(equity_curve=_downsample(points, MAX_EQUITY_POINTS), asset_heatmap=cells)
+    return Dashboards(equity_curve=points, asset_heatmap=cells)
 
 
-def build_overview(catalog: Catalog, filters: Filters) -> Overview:
+def _downsample(indices: list[int], limit: int) -> list[int]:
+    """Keep at most ``limit`` evenly spread items; the first and the last are always kept."""
+    if len(indices) <= limit:
+        return indices
+    last = len(indices) - 1
+    keep = sorted({round(step * last / (limit - 1)) for step in range(limit)})
+    return [indices[position] for position in keep]
+
+
+@dataclass(slots=True)
+class OverviewParts:
+    """An overview whose report page is produced lazily (see :func:`write_overview`)."""
+
+    catalog: Catalog
+    head: Overview
+    """The overview with an empty ``reports`` list: every total, category and chart."""
+    page: list[ScannedReport]
+
+    def iter_reports(self) -> Iterator[Report]:
+        """The page's report documents, one at a time."""
+        base_fd = open_base(self.catalog.base_directory) if self.catalog.exists else None
+        try:
+            for report in self.page:
+                yield report_document(self.catalog, report, base_fd)
+        finally:
+            if base_fd is not None:
+                os.close(base_fd)
+
+
+def overview_parts(catalog: Catalog, filters: Filters) -> OverviewParts:
     """Filter, sort and page the catalog; summarise every filtered report."""
     selection = select_reports(catalog.reports, filters)
     summary, categories = _summaries(selection.matched)
     offset = filters.offset or 0
-    page = [report_document(catalog, report) for report in selection.page]
     pagination = Pagination(
         total_count=len(selection.matched),
-        returned_count=len(page),
+        returned_count=len(selection.page),
         limit=filters.limit,
         offset=filters.offset,
-        has_more=offset + len(page) < len(selection.matched),
+        has_more=offset + len(selection.page) < len(selection.matched),
         has_previous=offset > 0,
     )
-    return Overview(
-        reports=page,
+    head = Overview(
+        reports=[],
         base_directory=display_path(catalog.base_directory),
         filters=filters,
         summary=summary,
         categories=categories,
         pagination=pagination,
-        dashboards=_dashboards(selection.matched),
+        dashboards=_dashboards(catalog, selection.matched),
     )
+    return OverviewParts(catalog, head, selection.page)
+
+
+def build_overview(catalog: Catalog, filters: Filters) -> Overview:
+    """The whole overview document in memory (fine for pages; see :func:`write_overview`)."""
+    parts = overview_parts(catalog, filters)
+    return parts.head.model_copy(update={"reports": list(parts.iter_reports())})
+
+
+_REPORT_LIST: TypeAdapter[list[Report]] = TypeAdapter(list[Report])
+_EMPTY_REPORTS = b'{"reports":[]'
+
+
+def write_overview(parts: OverviewParts, out: BinaryIO, *, chunk: int = 512) -> None:
+    """Write the overview as JSON without holding every report document in memory.
+
+    The bytes are exactly ``Overview.model_dump_json()`` of the full document: the head is
+    serialised by the same model, the reports in chunks by the same ``Report`` model.
+    """
+    head = parts.head.model_dump_json().encode("utf-8")
+    assert head.startswith(_EMPTY_REPORTS)
+    out.write(b'{"reports":[')
+    written = False
+    batch: list[Report] = []
+    for document in parts.iter_reports():
+        batch.append(document)
+        if len(batch) == chunk:
+            written = _write_batch(out, batch, written)
+            batch = []
+    if batch:
+        _write_batch(out, batch, written)
+    out.write(b"]")
+    out.write(head[len(_EMPTY_REPORTS) :])
+
+
+def _write_batch(out: BinaryIO, batch: list[Report], written: bool) -> bool:
+    if written:
+        out.write(b",")
+    out.write(_REPORT_LIST.dump_json(batch)[1:-1])
+    return True

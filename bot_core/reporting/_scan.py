@@ -14,16 +14,22 @@ Why it looks the way it does:
 from __future__ import annotations
 
 import errno
-import json
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from bot_core._fs import DIR_OPEN_FLAGS, display_path
 from bot_core._progress import NullProgress, ProgressCallback
 from bot_core.errors import InvalidInputError, OperationError
 from bot_core.reporting._models import ReportKind, SummaryStatus
+from bot_core.reporting._summary import (
+    MAX_SUMMARY_BYTES,
+    SUMMARY_NAME,
+    DashboardColumns,
+    read_summary,
+    summary_facts,
+)
 
 __all__ = [
     "MAX_DEPTH",
@@ -33,13 +39,9 @@ __all__ = [
     "DirectoryNode",
     "FileEntry",
     "ScannedReport",
-    "read_summary",
     "scan_reports",
 ]
 
-SUMMARY_NAME = "summary.json"
-MAX_SUMMARY_BYTES = 16 * 1024 * 1024
-"""A larger ``summary.json`` is reported invalid instead of being loaded into memory."""
 MAX_DEPTH = 256
 """Directories nested deeper than this are not entered (a warning says so)."""
 
@@ -74,7 +76,11 @@ class ScannedReport:
     kind: ReportKind
     files: list[FileEntry] = field(default_factory=list)
     directories: list[str] = field(default_factory=list)
-    summary: dict[str, Any] | None = None
+    index: int = 0
+    """Position in scan order; dashboard points refer to reports by it."""
+    report_date: str | None = None
+    query_text: str = ""
+    """Case-folded top-level scalar values of a valid summary, for ``--query``."""
     summary_error: str | None = None
     summary_mtime_ns: int | None = None
     total_size: int = 0
@@ -98,11 +104,7 @@ class ScannedReport:
 
     @property
     def display_name(self) -> str:
-        if self.summary is not None:
-            report_date = self.summary.get("report_date")
-            if isinstance(report_date, str) and report_date.strip():
-                return report_date
-        return display_path(self.identifier)
+        return self.report_date if self.report_date is not None else display_path(self.identifier)
 
     def exports(self) -> list[FileEntry]:
         """The owned files other than the report's own summary, sorted by path."""
@@ -134,38 +136,7 @@ class Catalog:
     directories: dict[str, DirectoryNode]
     warnings: list[str]
     device: int = 0
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"non-standard JSON constant {name}")
-
-
-def read_summary(dir_fd: int, name: str = SUMMARY_NAME) -> tuple[dict[str, Any] | None, str | None]:
-    """Read and parse a summary; return ``(summary, None)`` or ``(None, why it is invalid)``."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
-    except OSError as exc:
-        return None, f"cannot read summary: {exc.strerror}"
-    try:
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read(MAX_SUMMARY_BYTES + 1)
-    except OSError as exc:
-        return None, f"cannot read summary: {exc.strerror}"
-    if len(data) > MAX_SUMMARY_BYTES:
-        return None, f"summary is larger than {MAX_SUMMARY_BYTES} bytes"
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return None, f"summary is not UTF-8 text (byte {exc.start})"
-    try:
-        parsed = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        return None, f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-    except (ValueError, RecursionError) as exc:
-        return None, f"invalid JSON: {exc}"
-    if not isinstance(parsed, dict):
-        return None, f"summary is not a JSON object (found {type(parsed).__name__})"
-    return parsed, None
+    dashboards: DashboardColumns = field(default_factory=DashboardColumns)
 
 
 class _Scanner:
@@ -178,7 +149,13 @@ class _Scanner:
         self.reports: list[ScannedReport] = []
         self.directories: dict[str, DirectoryNode] = {}
         self.warnings: list[str] = []
+        self.dashboards = DashboardColumns()
         self.scanned = 0
+
+    def add(self, report: ScannedReport) -> ScannedReport:
+        report.index = len(self.reports)
+        self.reports.append(report)
+        return report
 
     def warn(self, relative: str, message: str) -> None:
         self.warnings.append(f"{display_path(relative) or '.'}: {message}")
@@ -277,21 +254,22 @@ class _Scanner:
         if not relative:
             for item in files:
                 if not item.is_link:
-                    self.reports.append(ScannedReport(item.path, "file", files=[item]))
+                    self.add(ScannedReport(item.path, "file", files=[item]))
             return None, subdirs
 
         if summary_mtime is not None:
-            report = ScannedReport(relative, "summary", summary_mtime_ns=summary_mtime)
-            report.summary, report.summary_error = read_summary(fd)
-            self.reports.append(report)
+            report = self.add(ScannedReport(relative, "summary", summary_mtime_ns=summary_mtime))
+            summary, report.summary_error = read_summary(fd)
+            if summary is not None:
+                facts = summary_facts(summary, report.index, self.dashboards)
+                report.report_date, report.query_text = facts.report_date, facts.query_text
             owner = report
         if owner is not None:
             owner.files.extend(files)
             owner.directories.append(relative)
             return owner, subdirs
         if has_regular:
-            orphan = ScannedReport(relative, "orphan", files=files, directories=[relative])
-            self.reports.append(orphan)
+            self.add(ScannedReport(relative, "orphan", files=files, directories=[relative]))
         return None, subdirs
 
 
@@ -323,4 +301,6 @@ def scan_reports(base_directory: str, *, progress: ProgressCallback | None = Non
         report.finish()
     reports.sort(key=lambda report: report.identifier.split("/"))
     scanner.progress("scanning directories", scanner.scanned, scanner.scanned)
-    return Catalog(base, True, reports, scanner.directories, scanner.warnings, device)
+    return Catalog(
+        base, True, reports, scanner.directories, scanner.warnings, device, scanner.dashboards
+    )

@@ -23,24 +23,9 @@ def _timestamp_ns(value: datetime | None) -> int | None:
     return None if value is None else ns_from_datetime(value)
 
 
-def _scalar_text(value: object) -> str | None:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    return None
-
-
 def _matches_query(report: ScannedReport, needle: str) -> bool:
-    if needle in display_path(report.identifier).casefold():
-        return True
-    if report.summary is None:
-        return False
-    for value in report.summary.values():
-        text = _scalar_text(value)
-        if text is not None and needle in text.casefold():
-            return True
-    return False
+    """Identifier (which starts with the category) or a top-level scalar of the summary."""
+    return needle in display_path(report.identifier).casefold() or needle in report.query_text
 
 
 def _build_predicate(filters: Filters) -> Callable[[ScannedReport], bool]:
