@@ -7,9 +7,18 @@ The hierarchy::
     │   ├── InvalidFilterError   a filter value (date, limit, sort key...) is malformed
     │   ├── UnsafePathError      a path escapes the base directory, is the base itself,
     │   │                        passes through a symlink, or is blank
-    │   └── InvalidDestinationError
-    │                            an archive destination equal to or inside the base
+    │   ├── InvalidDestinationError
+    │   │                        an archive destination equal to or inside the base
+    │   ├── InvalidNameError     a model name, version or tag cannot be a path component
+    │   ├── RegistryNotFoundError
+    │   │                        the model registry directory or a model's directory is missing
+    │   ├── UnknownVersionError  no challenger of the model has the requested version
+    │   ├── CorruptRegistryError champion.json, challengers.json or history.jsonl is invalid
+    │   └── ChampionMismatchError
+    │                            compare-and-swap: the champion is not the expected version
     └── OperationError           the filesystem refused an operation we had to perform
+        └── RegistryRecoveryError
+                                 an interrupted registry commit cannot be completed safely
 
 Each class carries the exit status the contract gives it (``exit_code``), and its message is
 written to be shown to an operator as is: one line, no traceback.  Errors from the standard
@@ -21,10 +30,16 @@ from __future__ import annotations
 
 __all__ = [
     "BotCoreError",
+    "ChampionMismatchError",
+    "CorruptRegistryError",
     "InvalidDestinationError",
     "InvalidFilterError",
     "InvalidInputError",
+    "InvalidNameError",
     "OperationError",
+    "RegistryNotFoundError",
+    "RegistryRecoveryError",
+    "UnknownVersionError",
     "UnsafePathError",
 ]
 
@@ -60,5 +75,37 @@ class InvalidDestinationError(InvalidInputError):
     """Raised when an archive destination is the base directory or lies inside it."""
 
 
+class InvalidNameError(InvalidInputError):
+    """Raised when a model name, version or tag would be unsafe as a path component.
+
+    Blank names, ``/``, ``\\``, NUL and other control characters, ``..`` and a leading dot are
+    refused, so a name can never take a registry or audit path outside its directory.
+    """
+
+
+class RegistryNotFoundError(InvalidInputError):
+    """Raised when the model registry directory, or the named model's directory, is missing."""
+
+
+class UnknownVersionError(InvalidInputError):
+    """Raised when no challenger of the model carries the requested ``report.version``."""
+
+
+class CorruptRegistryError(InvalidInputError):
+    """Raised when a registry file is unreadable, not valid JSON, or breaks the contract."""
+
+
+class ChampionMismatchError(InvalidInputError):
+    """Raised by ``promote --expect-champion`` when the current champion is another version."""
+
+
 class OperationError(BotCoreError):
     """Raised when the filesystem refuses an operation the command cannot do without."""
+
+
+class RegistryRecoveryError(OperationError):
+    """Raised when an interrupted registry commit cannot be completed safely.
+
+    The commit journal names files whose content no longer matches it; an operator must
+    look at the model directory before anything else is written there.
+    """

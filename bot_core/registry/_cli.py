@@ -1,0 +1,129 @@
+"""Registry sub-commands of ``python -m bot_core.reporting.ui_bridge``: champion, promote.
+
+Each handler turns its options into the library's keyword arguments (``--base-dir`` ->
+``base_dir=``, ``--dry-run`` -> ``dry_run=``), makes one library call and returns the
+document; ``bot_core._cli.run_cli`` prints it and maps errors to exit statuses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot_core._cli import CliOutput
+from bot_core.registry._config import DEFAULT_AUDIT_DIR, DEFAULT_QUALITY_DIR
+from bot_core.registry._listing import list_champions
+from bot_core.registry._promote import promote
+
+__all__ = ["add_registry_commands", "current_user"]
+
+
+def current_user() -> str:
+    """The operating-system user running the command: the default ``--approver``."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # pragma: no cover - no user name in this environment
+        return "unknown"
+
+
+def _champion(args: argparse.Namespace) -> CliOutput:
+    return CliOutput(
+        list_champions(args.base_dir, model=args.model, history=args.history),
+    )
+
+
+def _promote(args: argparse.Namespace) -> CliOutput:
+    return CliOutput(
+        promote(
+            args.quality_dir,
+            model=args.model,
+            version=args.version,
+            reason=args.reason,
+            approver=args.approver if args.approver is not None else current_user(),
+            audit_dir=args.audit_dir,
+            expect_champion=args.expect_champion,
+            dry_run=args.dry_run,
+            now=datetime.now(UTC),
+        )
+    )
+
+
+def add_registry_commands(commands: argparse._SubParsersAction[Any]) -> None:
+    """Register ``champion`` and ``promote`` on the ui_bridge parser."""
+    champion = commands.add_parser(
+        "champion",
+        help="show each model's champion and challengers",
+        description=(
+            "Show the champion and challengers of each model in the registry. An interrupted "
+            "promotion found on the way is completed first."
+        ),
+    )
+    champion.add_argument(
+        "--base-dir",
+        type=Path,
+        default=DEFAULT_QUALITY_DIR,
+        help=f"registry directory (default: {DEFAULT_QUALITY_DIR})",
+    )
+    champion.add_argument(
+        "--model",
+        action="append",
+        metavar="M",
+        help="show only this model (repeatable); named models without a champion are "
+        "listed in missing_models",
+    )
+    champion.add_argument(
+        "--history",
+        action="store_true",
+        help="include each model's champion history (history.jsonl)",
+    )
+    champion.set_defaults(handler=_champion)
+
+    promote_parser = commands.add_parser(
+        "promote",
+        help="promote a challenger to champion",
+        description=(
+            "Make the challenger whose report.version is --version the champion; the old "
+            "champion becomes the first challenger. champion.json and challengers.json change "
+            "together, the history, an audit entry and logs/report_center.log record it."
+        ),
+    )
+    promote_parser.add_argument("--model", required=True, metavar="M", help="model name")
+    promote_parser.add_argument(
+        "--version", required=True, metavar="V", help="version of the challenger to promote"
+    )
+    promote_parser.add_argument(
+        "--reason",
+        metavar="R",
+        help="why (required unless --dry-run); recorded in champion.json, history and audit",
+    )
+    promote_parser.add_argument(
+        "--quality-dir",
+        type=Path,
+        default=DEFAULT_QUALITY_DIR,
+        help=f"registry directory (default: {DEFAULT_QUALITY_DIR})",
+    )
+    promote_parser.add_argument(
+        "--audit-dir",
+        type=Path,
+        default=DEFAULT_AUDIT_DIR,
+        help=f"audit entries directory (default: {DEFAULT_AUDIT_DIR})",
+    )
+    promote_parser.add_argument(
+        "--expect-champion",
+        metavar="V",
+        help="refuse unless the current champion is version V (compare-and-swap)",
+    )
+    promote_parser.add_argument(
+        "--approver",
+        metavar="WHO",
+        help="who approved the promotion, for the history (default: the current user)",
+    )
+    promote_parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would change (old and new champion, metric deltas); write nothing",
+    )
+    promote_parser.set_defaults(handler=_promote)
