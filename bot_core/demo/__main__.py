@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from bot_core._cli import CliOutput, OneLineArgumentParser, run_cli
 from bot_core.demo._generator import generate_demo_tree
 from bot_core.errors import InvalidInputError
+from bot_core.registry import DEFAULT_QUALITY_DIR
 from bot_core.reporting import DEFAULT_BASE_DIR, DEFAULT_SIGNAL_QUALITY_DIR, parse_filters
 
 
@@ -26,6 +27,7 @@ def _generate(args: argparse.Namespace) -> CliOutput:
             now=now,
             days=args.days,
             signal_quality_directory=None if args.no_signal_quality else args.signal_quality_dir,
+            registry_directory=None if args.no_registry else args.registry_dir,
             edge_cases=not args.no_edge_cases,
             large_file_ratio=args.large_file_ratio,
         )
@@ -49,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where to write signal-quality files (default: {DEFAULT_SIGNAL_QUALITY_DIR})",
     )
     command.add_argument("--no-signal-quality", action="store_true", help="write none")
+    command.add_argument(
+        "--registry-dir",
+        default=DEFAULT_QUALITY_DIR,
+        help=f"where to build a model registry (default: {DEFAULT_QUALITY_DIR})",
+    )
+    command.add_argument("--no-registry", action="store_true", help="build no model registry")
     command.add_argument("--no-edge-cases", action="store_true", help="no symlink, odd names...")
     command.add_argument(
         "--large-file-ratio",

@@ -29,7 +29,7 @@ EXCHANGES = ("binance", "kraken", "okx", "bybit", "coinbase", "bitstamp", "kucoi
 _ASSETS = ("BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "AVAX", "LINK")
 _STRATEGIES = ("grid_v2", "momentum", "mean_reversion", "market_making", "breakout")
 _HOSTS = ("trader-01", "trader-02", "gateway-01")
-_SIGNAL_QUALITY_AGES_DAYS = (1, 3, 7, 14, 29, 31, 45, 60, 90, 180, 365)
+_SIGNAL_QUALITY_AGES_DAYS = (1, 5, 14, 29, 31, 60, 120, 365)
 _MIX = (
     ("daily", 0.38),
     ("smoke", 0.26),
@@ -54,6 +54,8 @@ class DemoTree(Document):
     file_count: int
     total_bytes: int
     signal_quality_files: int
+    registry_directory: str | None
+    registry_models: list[str]
     edge_cases: list[str]
 
 
@@ -339,6 +341,39 @@ def _signal_quality(directory: str, rng: random.Random, now: datetime) -> int:
     return written
 
 
+_MODELS = ("decision_engine", "risk_model")
+
+
+def _quality_reports(rng: random.Random, now: datetime, count: int) -> list[dict[str, Any]]:
+    """Weekly evaluations of two models: versions, metrics, status and parameters."""
+    reports: list[dict[str, Any]] = []
+    for model in _MODELS:
+        accuracy, mae, pnl = 0.53, 0.022, 80.0
+        for version in range(1, count + 1):
+            degraded = rng.random() < 0.2
+            step = -1 if degraded else 1
+            accuracy = round(accuracy + step * rng.uniform(0.002, 0.012), 4)
+            mae = round(max(0.005, mae - step * rng.uniform(0.0002, 0.0012)), 5)
+            pnl = round(pnl + step * rng.uniform(3, 25), 2)
+            metrics = {"directional_accuracy": accuracy, "mae": mae, "expected_pnl": pnl}
+            reports.append(
+                {
+                    "model_name": model,
+                    "version": f"v{version}",
+                    "evaluated_at": (now - timedelta(days=7 * (count - version) + 1)).isoformat(),
+                    "status": "degraded" if degraded else ("improved" if version > 1 else "ok"),
+                    "metrics": metrics if model == "decision_engine" else {"summary": metrics},
+                    "delta": {},
+                    "parameters": {
+                        "learning_rate": round(rng.choice((0.01, 0.03, 0.05)), 3),
+                        "max_depth": rng.randint(4, 9),
+                        "lookback_bars": 96,
+                    },
+                }
+            )
+    return reports
+
+
 def _edge_cases(tree: _Tree, idents: dict[str, list[str]]) -> list[str]:
     """The awkward things real trees hold; each is listed in the result."""
     w, now = tree.w, tree.now
@@ -391,6 +426,7 @@ def generate_demo_tree(
     now: datetime | None = None,
     days: int = 730,
     signal_quality_directory: str | None = None,
+    registry_directory: str | None = None,
     edge_cases: bool = True,
     large_file_ratio: float = 0.002,
 ) -> DemoTree:
@@ -428,6 +464,12 @@ def generate_demo_tree(
     signal_files = 0
     if signal_quality_directory is not None:
         signal_files = _signal_quality(os.path.abspath(signal_quality_directory), rng, moment)
+    registry_models: list[str] = []
+    if registry_directory is not None:
+        from bot_core.registry import build_registry_from_reports
+
+        build_registry_from_reports(registry_directory, _quality_reports(rng, moment, 8))
+        registry_models = list(_MODELS)
     return DemoTree(
         base_directory=base,
         signal_quality_directory=os.path.abspath(signal_quality_directory)
@@ -441,5 +483,7 @@ def generate_demo_tree(
         file_count=tree.w.files,
         total_bytes=tree.w.size,
         signal_quality_files=signal_files,
+        registry_directory=os.path.abspath(registry_directory) if registry_directory else None,
+        registry_models=registry_models,
         edge_cases=cases,
     )

@@ -7,12 +7,11 @@ test fails when the committed section differs from what this module generates (a
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+
+from bot_core._schema_docs import SchemaSection
 
 from bot_core.registry._models import (
     ChallengersFile,
@@ -29,10 +28,14 @@ from bot_core.registry._models import (
     RegistryUpdate,
 )
 
-__all__ = ["BEGIN_MARKER", "DOCUMENTS", "END_MARKER", "render_schemas", "update_document"]
-
-BEGIN_MARKER = "<!-- BEGIN GENERATED SCHEMAS: python -m bot_core.registry._docs -->"
-END_MARKER = "<!-- END GENERATED SCHEMAS -->"
+__all__ = [
+    "BEGIN_MARKER",
+    "DOCUMENTS",
+    "END_MARKER",
+    "SECTION",
+    "render_schemas",
+    "update_document",
+]
 
 DOCUMENTS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("`<model>/champion.json`", ChampionFile),
@@ -49,42 +52,16 @@ DOCUMENTS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("`apply_quality_report()` / `record_quality_report()` (library)", RegistryUpdate),
 )
 
-
-def render_schemas() -> str:
-    """The generated Markdown: a table of documents, then one JSON Schema with all of them."""
-    _, schema = models_json_schema(
-        [(model, "validation") for _, model in DOCUMENTS],
-        title="bot_core registry documents",
-    )
-    lines = [
-        BEGIN_MARKER,
-        "",
-        "| Document | Schema (`$defs`) |",
-        "| --- | --- |",
-        *(f"| {where} | `{model.__name__}` |" for where, model in DOCUMENTS),
-        "",
-        "```json",
-        json.dumps(schema, indent=2, sort_keys=True),
-        "```",
-        "",
-        END_MARKER,
-    ]
-    return "\n".join(lines)
-
-
-def update_document(text: str) -> str:
-    """``text`` with the section between the markers replaced by :func:`render_schemas`."""
-    start = text.index(BEGIN_MARKER)
-    end = text.index(END_MARKER) + len(END_MARKER)
-    return text[:start] + render_schemas() + text[end:]
-
-
-def main() -> int:
-    """Rewrite the generated section of ``docs/registry.md`` (run from the repository root)."""
-    path = Path("docs/registry.md")
-    path.write_text(update_document(path.read_text(encoding="utf-8")), encoding="utf-8")
-    return 0
-
+SECTION = SchemaSection(
+    module="bot_core.registry._docs",
+    title="bot_core registry documents",
+    documents=DOCUMENTS,
+    path="docs/registry.md",
+)
+BEGIN_MARKER = SECTION.begin_marker
+END_MARKER = SECTION.end_marker
+render_schemas = SECTION.render
+update_document = SECTION.update
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(SECTION.main())
