@@ -12,7 +12,6 @@ import sys
 from pydantic import BaseModel
 
 from bot_core._schema_docs import SchemaSection
-
 from bot_core.registry._models import (
     ChallengersFile,
     ChampionDiffReport,
