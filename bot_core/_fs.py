@@ -182,14 +182,14 @@ def open_temporary_file(directory: str, final_name: str) -> Iterator[tuple[int, 
     """Create a hidden temporary file beside ``final_name``; remove it if the block fails.
 
     The name starts with a dot and ends with ``.partial``, so an interrupted run leaves
-    nothing under the final name and the leftover is recognisable.
+    nothing under the final name and the leftover is recognisable.  The block owns the
+    descriptor and must close it (``os.fdopen`` does): closing it here as well could close an
+    unrelated descriptor that reused the number.
     """
     fd, temp_path = tempfile.mkstemp(prefix=f".{final_name}.", suffix=".partial", dir=directory)
     try:
         yield fd, temp_path
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.close(fd)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_path)
         raise

@@ -24,12 +24,9 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
-    SerializationInfo,
-    SerializerFunctionWrapHandler,
-    model_serializer,
 )
 
-from bot_core._types import Document, UtcDateTime
+from bot_core._types import Document, SparseDocument, UtcDateTime
 from bot_core.registry._names import ModelName, Version
 
 __all__ = [
@@ -78,23 +75,6 @@ def _none_as_empty(value: Any) -> Any:
 
 JsonObject = Annotated[dict[str, JsonValue], BeforeValidator(_none_as_empty)]
 """A JSON object; ``null`` is read as ``{}`` (first evaluations often have no ``delta``)."""
-
-
-class SparseDocument(Document):
-    """A document whose fields listed in ``_omit_when_none`` are left out of JSON while ``None``."""
-
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset()
-
-    @model_serializer(mode="wrap")
-    def _drop_unset_optionals(
-        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
-    ) -> Any:
-        data = handler(self)
-        if isinstance(data, dict):
-            for name in self._omit_when_none:
-                if data.get(name) is None:
-                    data.pop(name, None)
-        return data
 
 
 # --- registry files (var/models/quality/<model>/) --------------------------------------------

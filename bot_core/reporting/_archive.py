@@ -24,7 +24,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 from bot_core._fs import decode_raw_path, display_path, fsync_directory, open_temporary_file
 from bot_core._progress import NullProgress, ProgressCallback
@@ -32,9 +32,8 @@ from bot_core.errors import InvalidInputError
 from bot_core.reporting._execute import (
     DEFAULT_LOCK_TIMEOUT,
     TargetUnavailable,
-    base_lock,
     batch_status,
-    open_base,
+    opened_base,
     recheck_target,
 )
 from bot_core.reporting._models import (
@@ -236,24 +235,29 @@ def _write_tar(base_fd: int, tree: TargetTree, out: BinaryIO) -> str:
     return hashing.digest.hexdigest()
 
 
+def _copy_into(dir_fd: int, item: WalkedFile, sink: int) -> None:
+    """Copy a regular file's bytes, mode and mtime into the open descriptor ``sink``."""
+    source = _open_source(dir_fd, item)
+    try:
+        _copy_bytes(source, sink, item.size)
+        os.fchmod(sink, stat.S_IMODE(os.fstat(source).st_mode))
+        os.utime(sink, ns=(item.mtime_ns, item.mtime_ns))
+    finally:
+        os.close(source)
+
+
 def _copy_file(dir_fd: int, item: WalkedFile, target: str) -> None:
+    """Copy one owned file (or link, as a link) to ``target``, which must not exist yet."""
     if item.is_link:
         os.symlink(os.readlink(item.name, dir_fd=dir_fd), target)
         os.utime(target, ns=(item.mtime_ns, item.mtime_ns), follow_symlinks=False)
         return
-    source = _open_source(dir_fd, item)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    sink = os.open(target, flags, 0o600)
     try:
-        mode = stat.S_IMODE(os.fstat(source).st_mode)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-        sink = os.open(target, flags, 0o600)
-        try:
-            _copy_bytes(source, sink, item.size)
-            os.fchmod(sink, mode)
-            os.utime(sink, ns=(item.mtime_ns, item.mtime_ns))
-        finally:
-            os.close(sink)
+        _copy_into(dir_fd, item, sink)
     finally:
-        os.close(source)
+        os.close(sink)
 
 
 def _copy_tree(base_fd: int, tree: TargetTree, root: str) -> None:
@@ -324,15 +328,16 @@ def _write_target(
         return None
     digest: str | None = None
     with open_temporary_file(parent, name) as (fd, temporary):
-        if plan.format == "directory":
-            os.close(fd)
-            os.unlink(temporary)
+        if plan.format == "directory":  # a root-level file report, copied as itself
             assert tree.file is not None
             parent_fd, _ = open_parent(base_fd, tree.relative)
             try:
-                _copy_file(parent_fd, tree.file, temporary)
+                _copy_into(parent_fd, tree.file, fd)
+                if durable:
+                    os.fsync(fd)
             finally:
                 os.close(parent_fd)
+                os.close(fd)
         else:
             with os.fdopen(fd, "wb") as handle:
                 if plan.format == "zip":
@@ -372,21 +377,12 @@ def execute_archive(
     )
     base_real = os.path.realpath(base)
     report = progress or NullProgress()
-    base_fd = open_base(base)
     results: list[ArchiveTargetResult] = []
-    try:
-        lock = (
-            contextlib.nullcontext()
-            if dry_run
-            else base_lock(base_fd, exclusive=False, timeout=lock_timeout)
-        )
-        with lock:
-            for index, target in enumerate(plan.targets):
-                results.append(_archive_one(base_fd, base_real, target, plan, dry_run, durable))
-                report("archiving" if not dry_run else "checking", index + 1, len(plan.targets))
-    finally:
-        if base_fd is not None:
-            os.close(base_fd)
+    lock: Literal["shared"] | None = None if dry_run else "shared"
+    with opened_base(base, lock=lock, timeout=lock_timeout) as base_fd:
+        for index, target in enumerate(plan.targets):
+            results.append(_archive_one(base_fd, base_real, target, plan, dry_run, durable))
+            report("archiving" if not dry_run else "checking", index + 1, len(plan.targets))
     copied = [r for r in results if r.status in ("copied", "preview")]
     status = batch_status(
         [r.status for r in results], dry_run=dry_run, failed=("error", "skipped_existing")

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from bot_core._fs import decode_raw_path, display_path, encode_raw_path, undisplay_path
 from bot_core._progress import NullProgress, ProgressCallback
@@ -50,6 +51,7 @@ __all__ = [
     "execute_delete",
     "execute_purge",
     "open_base",
+    "opened_base",
     "plan_delete",
     "recheck_target",
 ]
@@ -93,6 +95,27 @@ def base_lock(base_fd: int | None, *, exclusive: bool, timeout: float) -> Iterat
         yield
     finally:
         fcntl.flock(base_fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def opened_base(
+    base_directory: str, *, lock: Literal["exclusive", "shared"] | None, timeout: float
+) -> Iterator[int | None]:
+    """The base directory's descriptor for an executor, locked for real runs (``lock``).
+
+    ``None`` is yielded when the base directory does not exist (every target is then
+    ``not_found``).
+    """
+    base_fd = open_base(base_directory)
+    try:
+        if lock is None:
+            yield base_fd
+        else:
+            with base_lock(base_fd, exclusive=lock == "exclusive", timeout=timeout):
+                yield base_fd
+    finally:
+        if base_fd is not None:
+            os.close(base_fd)
 
 
 class TargetUnavailable(Exception):
@@ -217,22 +240,14 @@ def execute_purge(
     """Delete exactly what ``plan`` lists (or preview it), target by target."""
     _require_sealed(plan)
     report = progress or NullProgress()
-    base_fd = open_base(decode_raw_path(plan.base_directory, plan.raw_base_directory))
+    base = decode_raw_path(plan.base_directory, plan.raw_base_directory)
     results: list[PurgeTargetResult] = []
-    try:
-        lock = (
-            contextlib.nullcontext()
-            if dry_run
-            else base_lock(base_fd, exclusive=True, timeout=lock_timeout)
-        )
-        with lock:
-            for index, target in enumerate(plan.targets):
-                results.append(_purge_one(base_fd, target, dry_run=dry_run))
-                report("purging" if not dry_run else "checking", index + 1, len(plan.targets))
-            cleanup = execute_signal_quality_cleanup(plan.signal_quality, dry_run=dry_run)
-    finally:
-        if base_fd is not None:
-            os.close(base_fd)
+    lock: Literal["exclusive"] | None = None if dry_run else "exclusive"
+    with opened_base(base, lock=lock, timeout=lock_timeout) as base_fd:
+        for index, target in enumerate(plan.targets):
+            results.append(_purge_one(base_fd, target, dry_run=dry_run))
+            report("purging" if not dry_run else "checking", index + 1, len(plan.targets))
+        cleanup = execute_signal_quality_cleanup(plan.signal_quality, dry_run=dry_run)
     return _purge_result(plan, results, cleanup, dry_run=dry_run)
 
 
@@ -403,32 +418,25 @@ def execute_delete(
 
     if not plan.exists:
         return result("not_found")
-    base_fd = open_base(decode_raw_path(plan.base_directory, plan.raw_base_directory))
-    if base_fd is None:
-        return result("not_found")
+    base = decode_raw_path(plan.base_directory, plan.raw_base_directory)
     relative = decode_raw_path(plan.relative_path, plan.raw_path)
-    try:
-        lock = (
-            contextlib.nullcontext()
-            if dry_run
-            else base_lock(base_fd, exclusive=True, timeout=lock_timeout)
-        )
-        with lock:
-            try:
-                tree = walk_target(base_fd, relative, "all")
-            except FileNotFoundError:
-                return result("not_found")
-            except (OSError, TargetChangedError) as exc:
-                return result("error", error=f"cannot check {plan.relative_path}: {exc}")
-            if tree.fingerprint != plan.fingerprint:
-                return result("error", error="changed while it was being checked; left untouched")
-            if dry_run:
-                return result(
-                    "preview", Removal(tree.file_count, tree.removable_directories, tree.size)
-                )
-            removal = delete_tree(base_fd, tree)
-    finally:
-        os.close(base_fd)
+    lock: Literal["exclusive"] | None = None if dry_run else "exclusive"
+    with opened_base(base, lock=lock, timeout=lock_timeout) as base_fd:
+        if base_fd is None:
+            return result("not_found")
+        try:
+            tree = walk_target(base_fd, relative, "all")
+        except FileNotFoundError:
+            return result("not_found")
+        except (OSError, TargetChangedError) as exc:
+            return result("error", error=f"cannot check {plan.relative_path}: {exc}")
+        if tree.fingerprint != plan.fingerprint:
+            return result("error", error="changed while it was being checked; left untouched")
+        if dry_run:
+            return result(
+                "preview", Removal(tree.file_count, tree.removable_directories, tree.size)
+            )
+        removal = delete_tree(base_fd, tree)
     if removal.errors:
         return result("error", removal, "; ".join(removal.errors[:3]))
     return result("deleted", removal)

@@ -3,18 +3,18 @@
 Field names and status words are the contract's (the desktop Report Center parses them), in
 the contract's order.  Documents are frozen and reject unknown fields.  A few fields are
 *optional in the output* ("+ error", "+ dry_run" in the contract): those are left out of the
-JSON when they are ``None`` rather than written as ``null`` (:class:`_SparseDocument`).
+JSON when they are ``None`` rather than written as ``null`` (:class:`SparseDocument`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
+from pydantic import Field
 
-from bot_core._types import Document, UtcDateTime
+from bot_core._types import Document, SparseDocument, UtcDateTime
 from bot_core.reporting._filters import Filters
 
 __all__ = [
@@ -62,23 +62,6 @@ SignalQualityStatus = Literal[
     "skipped", "missing", "empty", "preview", "completed", "partial_failure", "error"
 ]
 ArchiveFormat = Literal["directory", "zip", "tar"]
-
-
-class _SparseDocument(Document):
-    """A document whose listed optional fields are omitted from JSON while ``None``."""
-
-    _omit_when_none: ClassVar[frozenset[str]] = frozenset()
-
-    @model_serializer(mode="wrap")
-    def _drop_unset_optionals(
-        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
-    ) -> Any:
-        data = handler(self)
-        if isinstance(data, dict):
-            for name in self._omit_when_none:
-                if data.get(name) is None:
-                    data.pop(name, None)
-        return data
 
 
 # --- overview (contract 3) -------------------------------------------------------------------
@@ -337,7 +320,7 @@ class DeletePlan(_DigestedDocument):
 # --- results ---------------------------------------------------------------------------------
 
 
-class DeleteResult(_SparseDocument):
+class DeleteResult(SparseDocument):
     """The output of ``delete``."""
 
     _omit_when_none = frozenset({"dry_run", "error"})
@@ -353,7 +336,7 @@ class DeleteResult(_SparseDocument):
     error: str | None = None
 
 
-class PurgeTargetResult(_SparseDocument):
+class PurgeTargetResult(SparseDocument):
     """What happened to one purge target."""
 
     _omit_when_none = frozenset({"error"})
@@ -367,7 +350,7 @@ class PurgeTargetResult(_SparseDocument):
     error: str | None = None
 
 
-class SignalQualityFileResult(_SparseDocument):
+class SignalQualityFileResult(SparseDocument):
     """What happened to one signal-quality file."""
 
     _omit_when_none = frozenset({"error"})
@@ -379,7 +362,7 @@ class SignalQualityFileResult(_SparseDocument):
     error: str | None = None
 
 
-class SignalQualityCleanup(_SparseDocument):
+class SignalQualityCleanup(SparseDocument):
     """The ``signal_quality_cleanup`` section of a purge result."""
 
     _omit_when_none = frozenset({"reason", "errors"})
@@ -396,7 +379,7 @@ class SignalQualityCleanup(_SparseDocument):
     errors: list[str] | None = None
 
 
-class PurgeResult(_SparseDocument):
+class PurgeResult(SparseDocument):
     """The output of ``purge``."""
 
     _omit_when_none = frozenset({"errors", "dry_run"})
@@ -417,7 +400,7 @@ class PurgeResult(_SparseDocument):
     plan_sha256: str
 
 
-class ArchiveTargetResult(_SparseDocument):
+class ArchiveTargetResult(SparseDocument):
     """What happened to one archive target; ``sha256`` is the written archive's digest."""
 
     _omit_when_none = frozenset({"error"})
@@ -433,7 +416,7 @@ class ArchiveTargetResult(_SparseDocument):
     error: str | None = None
 
 
-class ArchiveResult(_SparseDocument):
+class ArchiveResult(SparseDocument):
     """The output of ``archive``."""
 
     _omit_when_none = frozenset({"errors", "dry_run"})
