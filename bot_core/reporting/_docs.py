@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from bot_core._schema_docs import SchemaSection
+from bot_core.demo._generator import DemoTree
 from bot_core.reporting._models import (
     ArchivePlan,
     ArchiveResult,
@@ -31,6 +32,7 @@ SECTION = SchemaSection(
         ("`plan_purge()` (library; what a purge flow approves)", PurgePlan),
         ("`plan_archive()` (library; what an archive flow approves)", ArchivePlan),
         ("`plan_delete()` (library)", DeletePlan),
+        ("stdout of `python -m bot_core.demo generate`", DemoTree),
     ),
     path="docs/reporting.md",
 )

@@ -132,3 +132,40 @@ def test_stdout_is_exactly_one_json_document(work: Path, base: Path) -> None:
     run = cli("overview", cwd=work)
     assert run.stdout.count("\n") == 1
     json.loads(run.stdout)
+
+
+def test_progress_goes_to_a_terminal_stderr_and_stdout_stays_json(work: Path, base: Path) -> None:
+    import os
+    import pty
+    import subprocess
+
+    from .helpers import UI_BRIDGE
+
+    for index in range(30):
+        report(base, f"daily/d{index:02d}", {"n": index})
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [*UI_BRIDGE, "purge", "--dry-run"],
+            cwd=work,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            timeout=60,
+        )
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["status"] == "preview"
+    assert b"scanning directories" in shown and b"checking: 30/30" in shown
+    quiet = cli("purge", "--dry-run", cwd=work)  # stderr is a pipe: no progress
+    assert quiet.stderr == ""
