@@ -447,6 +447,10 @@ def _archive_one(
     assert base_fd is not None
     parent = os.path.dirname(final)
     try:
+        # Checked before creating anything (a symlink in the destination tree could point into
+        # the base) and again after, in case one appeared meanwhile.
+        if _inside_base(parent, base_real):
+            return result("error", error="destination resolves inside the base directory; refused")
         os.makedirs(parent, exist_ok=True)
         if _inside_base(parent, base_real):
             return result("error", error="destination resolves inside the base directory; refused")

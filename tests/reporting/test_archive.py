@@ -233,3 +233,15 @@ def test_no_temporary_files_are_left(work: Path, daily: Path) -> None:
         if name.endswith(".partial")
     ]
     assert leftovers == []
+
+
+def test_symlink_inside_destination_into_base_creates_nothing_there(work: Path, base: Path) -> None:
+    report(base, "bt/strat/run", {"x": 1}, {"t.csv": "1"})
+    (work / "arch").mkdir()
+    (base / "empty").mkdir()
+    os.symlink(base / "empty", work / "arch/bt")  # planted: arch/bt -> a directory in the base
+    before = snapshot(base)
+    result = archive(work, "--format", "zip", "--destination", "arch")
+    assert result.status == "error"
+    assert "inside the base" in (result.targets[0].error or "")
+    assert snapshot(base) == before
