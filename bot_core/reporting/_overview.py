@@ -194,7 +194,9 @@ def _dashboards(catalog: Catalog, matched: list[ScannedReport]) -> Dashboards:
     by_index: dict[int, ScannedReport] = {report.index: report for report in matched}
     rank = {report.index: position for position, report in enumerate(catalog.reports)}
     chosen = [i for i, owner in enumerate(columns.equity_report) if owner in by_index]
-    chosen.sort(key=lambda i: (columns.equity_time[i], rank[columns.equity_report[i]]))
+    # By time, ties by report identifier: two stable sorts on int keys (no tuple per point).
+    chosen.sort(key=lambda i: rank[columns.equity_report[i]])
+    chosen.sort(key=columns.equity_time.__getitem__)
     points: list[EquityPoint] = []
     for i in _downsample(chosen, MAX_EQUITY_POINTS):
         report = by_index[columns.equity_report[i]]
