@@ -14,11 +14,22 @@ The hierarchy::
     │   │                        the model registry directory or a model's directory is missing
     │   ├── UnknownVersionError  no challenger of the model has the requested version
     │   ├── CorruptRegistryError champion.json, challengers.json or history.jsonl is invalid
-    │   └── ChampionMismatchError
-    │                            compare-and-swap: the champion is not the expected version
-    └── OperationError           the filesystem refused an operation we had to perform
-        └── RegistryRecoveryError
-                                 an interrupted registry commit cannot be completed safely
+    │   ├── ChampionMismatchError
+    │   │                        compare-and-swap: the champion is not the expected version
+    │   ├── AuditConfigError     an audit store URL or audit setting is invalid
+    │   └── BackupNotFoundError  no backup (manifest) with the given id exists in the store
+    ├── OperationError           the filesystem refused an operation we had to perform
+    │   ├── RegistryRecoveryError
+    │   │                        an interrupted registry commit cannot be completed safely
+    │   ├── AuditStoreError      the audit store (local directory or S3) failed an operation
+    │   │   ├── StoreUnavailableError
+    │   │   │                    S3 cannot be reached (connection refused, timeout, 5xx)
+    │   │   ├── RecordExistsError
+    │   │   │                    write-once: an audit object with that key already exists
+    │   │   └── RecordNotFoundError
+    │   │                        no audit object with that key exists
+    │   └── BackupError          a backup could not be written (unreadable or changing source)
+    └── BackupNotVerifiedError   a backup failed verification, so it may not permit execution
 
 Each class carries the exit status the contract gives it (``exit_code``), and its message is
 written to be shown to an operator as is: one line, no traceback.  Errors from the standard
@@ -29,6 +40,11 @@ library (``OSError``, ``json`` and pydantic errors) are translated where they ar
 from __future__ import annotations
 
 __all__ = [
+    "AuditConfigError",
+    "AuditStoreError",
+    "BackupError",
+    "BackupNotFoundError",
+    "BackupNotVerifiedError",
     "BotCoreError",
     "ChampionMismatchError",
     "CorruptRegistryError",
@@ -37,8 +53,11 @@ __all__ = [
     "InvalidInputError",
     "InvalidNameError",
     "OperationError",
+    "RecordExistsError",
+    "RecordNotFoundError",
     "RegistryNotFoundError",
     "RegistryRecoveryError",
+    "StoreUnavailableError",
     "UnknownVersionError",
     "UnsafePathError",
 ]
@@ -108,4 +127,43 @@ class RegistryRecoveryError(OperationError):
 
     The commit journal names files whose content no longer matches it; an operator must
     look at the model directory before anything else is written there.
+    """
+
+
+class AuditConfigError(InvalidInputError):
+    """Raised when an audit setting is invalid: a malformed store URL, Object Lock days < 1."""
+
+
+class BackupNotFoundError(InvalidInputError):
+    """Raised when no backup with the given id (no ``manifest.json``) exists in the store."""
+
+
+class AuditStoreError(OperationError):
+    """Raised when the audit store (a local directory or S3) fails or refuses an operation."""
+
+
+class StoreUnavailableError(AuditStoreError):
+    """Raised when S3 cannot be reached: connection refused or reset, a timeout, a 5xx answer.
+
+    Audit records are spooled to a local directory on this error instead of being lost.
+    """
+
+
+class RecordExistsError(AuditStoreError):
+    """Raised when a write-once object (an audit record, a manifest) already exists."""
+
+
+class RecordNotFoundError(AuditStoreError):
+    """Raised when the audit store holds no object under the requested key."""
+
+
+class BackupError(OperationError):
+    """Raised when a backup cannot be written: a source is unreadable or changed while read."""
+
+
+class BackupNotVerifiedError(BotCoreError):
+    """Raised when a backup failed verification, so it cannot permit a destructive step.
+
+    The message names the first problems found (a hash mismatch, an edited manifest, an
+    entry that would escape the restore target).
     """

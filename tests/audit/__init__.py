@@ -1,0 +1,1 @@
+"""Tests of bot_core.audit: audit storage, verified backups and restore."""
