@@ -28,6 +28,7 @@ from pydantic import (
 
 from bot_core._types import Document, SparseDocument, UtcDateTime
 from bot_core.registry._names import ModelName, Version
+from bot_core.reporting._models import ExportFile
 
 __all__ = [
     "MAX_CHALLENGERS",
@@ -317,11 +318,27 @@ class PromotionSummary(Document):
 
 
 class AuditEntry(Document):
-    """The audit entry as an overview report object (the fields the contract names)."""
+    """The audit entry as an overview report object: the fields of an ``overview`` report.
+
+    The entry is a report directory holding only its ``summary.json`` (so no exports); its
+    timestamps are the decision's, the moment the summary is written.
+    """
 
     relative_path: str
+    category: str
+    display_name: str
     summary_path: str
     summary: PromotionSummary
+    summary_error: None = None
+    summary_status: Literal["valid"] = "valid"
+    absolute_path: str
+    exports: list[ExportFile] = Field(default_factory=list)
+    export_count: int = 0
+    total_size: int = 0
+    updated_at: UtcDateTime
+    created_at: UtcDateTime
+    has_summary: Literal[True] = True
+    has_exports: Literal[False] = False
 
 
 class PromoteResult(SparseDocument):

@@ -297,8 +297,13 @@ def _result(
         audit_directory=display_path(str(entry_dir)),
         audit_entry=AuditEntry(
             relative_path=f"{plan.model_name}/{entry_dir.name}",
+            category=plan.model_name,
+            display_name=f"{plan.model_name}/{entry_dir.name}",
             summary_path=display_path(str(entry_dir / "summary.json")),
             summary=_summary(plan, txid),
+            absolute_path=display_path(str(entry_dir / "summary.json")),
+            updated_at=plan.decided_at,
+            created_at=plan.decided_at,
         ),
         previous_version=plan.previous_version,
         expect_champion=expect,
