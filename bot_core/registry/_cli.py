@@ -35,13 +35,18 @@ def _champion(args: argparse.Namespace) -> CliOutput:
     )
 
 
+NO_REASON_GIVEN = "no reason given (promoted with ui_bridge promote without --reason)"
+"""Recorded when ``--reason`` is omitted: the contract makes it optional for the Report Center,
+and the history must still say that nobody gave a reason.  A blank ``--reason`` is refused."""
+
+
 def _promote(args: argparse.Namespace) -> CliOutput:
     return CliOutput(
         promote(
             args.quality_dir,
             model=args.model,
             version=args.version,
-            reason=args.reason,
+            reason=args.reason if args.reason is not None else NO_REASON_GIVEN,
             approver=args.approver if args.approver is not None else current_user(),
             audit_dir=args.audit_dir,
             expect_champion=args.expect_champion,
@@ -97,7 +102,8 @@ def add_registry_commands(commands: argparse._SubParsersAction[Any]) -> None:
     promote_parser.add_argument(
         "--reason",
         metavar="R",
-        help="why (required unless --dry-run); recorded in champion.json, history and audit",
+        help="why; recorded in champion.json, history and audit (must not be blank; when "
+        "omitted, the record says that no reason was given)",
     )
     promote_parser.add_argument(
         "--quality-dir",

@@ -373,7 +373,6 @@ PROMOTE_V2 = _promote()
         (_nothing, _promote("ghost"), "unknown model"),
         (_nothing, _promote(version="v9"), "no challenger"),
         (_nothing, _promote(version="v3"), "already the champion"),
-        (_nothing, _promote(reason=None), "reason is required"),
         (_nothing, _promote(reason="  "), "must not be blank"),
         (_nothing, _promote("decision_engine", "v2", "--approver", " "), "must not be blank"),
         (_nothing, _promote("../decision_engine"), "invalid model name"),
@@ -443,3 +442,12 @@ def test_same_second_same_version_never_overwrites_an_audit_entry(
         )
     champion, _ = _files(registry, "decision_engine")
     assert champion.report.version == "v3"
+
+
+def test_reason_is_optional_as_the_contract_says_and_the_record_says_so(
+    run: Callable[..., Any], registry: Path
+) -> None:
+    result = run(UI_BRIDGE, *_promote(reason=None))
+    assert result.returncode == 0, result.stderr
+    champion = json.loads((registry / "decision_engine/champion.json").read_text())
+    assert champion["reason"].startswith("no reason given")
