@@ -9,6 +9,7 @@ functions over pydantic models; :func:`overview`, :func:`purge`, :func:`archive`
 
 from bot_core.reporting._api import DEFAULT_BASE_DIR, archive, delete, overview, purge, scan
 from bot_core.reporting._archive import execute_archive
+from bot_core.reporting._cli import filter_options, filters_from_args
 from bot_core.reporting._execute import execute_delete, execute_purge, plan_delete
 from bot_core.reporting._filters import Filters, parse_filters
 from bot_core.reporting._models import (
@@ -60,6 +61,8 @@ __all__ = [
     "execute_archive",
     "execute_delete",
     "execute_purge",
+    "filter_options",
+    "filters_from_args",
     "fold_nested",
     "overview",
     "parse_filters",

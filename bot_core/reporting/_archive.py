@@ -26,7 +26,7 @@ import zipfile
 from collections.abc import Callable
 from typing import BinaryIO, Literal
 
-from bot_core._fs import decode_raw_path, display_path, fsync_directory, open_temporary_file
+from bot_core._fs import display_path, fsync_directory, open_temporary_file
 from bot_core._progress import NullProgress, ProgressCallback
 from bot_core.errors import InvalidInputError
 from bot_core.reporting._execute import (
@@ -371,10 +371,8 @@ def execute_archive(
     """Copy exactly what ``plan`` lists (or preview it); sources are never modified."""
     if not plan.verify_digest():
         raise InvalidInputError("the plan was modified after it was made (sha256 mismatch)")
-    base = decode_raw_path(plan.base_directory, plan.raw_base_directory)
-    resolve_destination(
-        base, decode_raw_path(plan.destination_directory, plan.raw_destination_directory)
-    )
+    base = plan.fs_base_directory
+    resolve_destination(base, plan.fs_destination_directory)
     base_real = os.path.realpath(base)
     report = progress or NullProgress()
     results: list[ArchiveTargetResult] = []
@@ -415,7 +413,7 @@ def _archive_one(
     dry_run: bool,
     durable: bool,
 ) -> ArchiveTargetResult:
-    final = decode_raw_path(target.destination_path, target.raw_destination_path)
+    final = target.fs_destination_path
 
     def result(
         status: ArchiveTargetStatus,

@@ -16,7 +16,7 @@ from bot_core.reporting._filters import Filters, parse_filters
 from bot_core.reporting._overview import write_overview
 from bot_core.reporting._signal_quality import DEFAULT_RETENTION_DAYS, DEFAULT_SIGNAL_QUALITY_DIR
 
-__all__ = ["add_report_commands"]
+__all__ = ["add_report_commands", "filter_options", "filters_from_args"]
 
 
 def _base_dir_options() -> argparse.ArgumentParser:
@@ -29,7 +29,8 @@ def _base_dir_options() -> argparse.ArgumentParser:
     return options
 
 
-def _filter_options() -> argparse.ArgumentParser:
+def filter_options() -> argparse.ArgumentParser:
+    """The filter options (contract 2), as a parent parser any command line can include."""
     options = argparse.ArgumentParser(add_help=False)
     group = options.add_argument_group("filters")
     group.add_argument(
@@ -55,7 +56,8 @@ def _filter_options() -> argparse.ArgumentParser:
     return options
 
 
-def _filters(args: argparse.Namespace) -> Filters:
+def filters_from_args(args: argparse.Namespace) -> Filters:
+    """Validated :class:`Filters` from options declared by :func:`filter_options`."""
     return parse_filters(
         since=args.since,
         until=args.until,
@@ -71,7 +73,7 @@ def _filters(args: argparse.Namespace) -> Filters:
 
 
 def _run_overview(args: argparse.Namespace) -> CliOutput:
-    filters = _filters(args)
+    filters = filters_from_args(args)
     parts = overview_stream(args.base_dir, filters, progress=terminal_progress())
     return CliOutput(None, stream=lambda out: write_overview(parts, out))
 
@@ -82,7 +84,7 @@ def _run_delete(args: argparse.Namespace) -> CliOutput:
 
 
 def _run_purge(args: argparse.Namespace) -> CliOutput:
-    filters = _filters(args)
+    filters = filters_from_args(args)
     result = purge(
         args.base_dir,
         filters,
@@ -95,7 +97,7 @@ def _run_purge(args: argparse.Namespace) -> CliOutput:
 
 
 def _run_archive(args: argparse.Namespace) -> CliOutput:
-    filters = _filters(args)
+    filters = filters_from_args(args)
     result = archive(
         args.base_dir,
         filters,
@@ -110,7 +112,7 @@ def _run_archive(args: argparse.Namespace) -> CliOutput:
 
 def add_report_commands(commands: argparse._SubParsersAction[Any]) -> None:
     """Register ``overview``, ``delete``, ``purge`` and ``archive``."""
-    base, filters = _base_dir_options(), _filter_options()
+    base, filters = _base_dir_options(), filter_options()
 
     command = commands.add_parser(
         "overview",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from bot_core._fs import decode_raw_path, display_path, encode_raw_path, undisplay_path
+from bot_core._fs import display_path, encode_raw_path, undisplay_path
 from bot_core._progress import NullProgress, ProgressCallback
 from bot_core.errors import InvalidInputError, OperationError, UnsafePathError
 from bot_core.reporting._models import (
@@ -131,11 +131,8 @@ def recheck_target(base_fd: int | None, target: PlannedTarget) -> TargetTree:
     """Walk a planned target again and insist that it is exactly as planned."""
     if base_fd is None:
         raise TargetUnavailable("not_found")
-    relative = decode_raw_path(target.relative_path, target.raw_path)
-    folded = {
-        decode_raw_path(nested.relative_path, nested.raw_path): nested.kind
-        for nested in target.folded
-    }
+    relative = target.fs_path
+    folded = {nested.fs_path: nested.kind for nested in target.folded}
     try:
         tree = walk_target(base_fd, relative, target.kind, folded)
     except FileNotFoundError:
@@ -240,7 +237,7 @@ def execute_purge(
     """Delete exactly what ``plan`` lists (or preview it), target by target."""
     _require_sealed(plan)
     report = progress or NullProgress()
-    base = decode_raw_path(plan.base_directory, plan.raw_base_directory)
+    base = plan.fs_base_directory
     results: list[PurgeTargetResult] = []
     lock: Literal["exclusive"] | None = None if dry_run else "exclusive"
     with opened_base(base, lock=lock, timeout=lock_timeout) as base_fd:
@@ -418,8 +415,8 @@ def execute_delete(
 
     if not plan.exists:
         return result("not_found")
-    base = decode_raw_path(plan.base_directory, plan.raw_base_directory)
-    relative = decode_raw_path(plan.relative_path, plan.raw_path)
+    base = plan.fs_base_directory
+    relative = plan.fs_path
     lock: Literal["exclusive"] | None = None if dry_run else "exclusive"
     with opened_base(base, lock=lock, timeout=lock_timeout) as base_fd:
         if base_fd is None:

@@ -14,6 +14,7 @@ from typing import Any, Literal, Self
 
 from pydantic import Field
 
+from bot_core._fs import decode_raw_path
 from bot_core._types import Document, SparseDocument, UtcDateTime
 from bot_core.reporting._filters import Filters
 
@@ -204,6 +205,11 @@ class _DigestedDocument(Document):
         return bool(self.sha256) and self.sha256 == self.compute_digest()
 
 
+def _fs_base_directory(plan: PurgePlan | ArchivePlan | DeletePlan) -> str:
+    """The plan's base directory, as the filesystem spells it."""
+    return decode_raw_path(plan.base_directory, plan.raw_base_directory)
+
+
 class FoldedReport(Document):
     """A matching report nested inside a target, deleted or archived as part of it."""
 
@@ -212,6 +218,11 @@ class FoldedReport(Document):
         default=None, description="base64 of the raw name when it is not valid UTF-8"
     )
     kind: ReportKind
+
+    @property
+    def fs_path(self) -> str:
+        """The report's path relative to the base, as the filesystem spells it."""
+        return decode_raw_path(self.relative_path, self.raw_path)
 
 
 class PlannedTarget(Document):
@@ -235,6 +246,11 @@ class PlannedTarget(Document):
         description="sha256 over every owned file's path, size and mtime and every directory"
     )
 
+    @property
+    def fs_path(self) -> str:
+        """The target's path relative to the base, as the filesystem spells it."""
+        return decode_raw_path(self.relative_path, self.raw_path)
+
 
 class ArchivePlannedTarget(PlannedTarget):
     """An archive target and where it will be written."""
@@ -242,6 +258,11 @@ class ArchivePlannedTarget(PlannedTarget):
     destination_path: str
     raw_destination_path: str | None = None
     destination_exists: bool
+
+    @property
+    def fs_destination_path(self) -> str:
+        """Where the archive goes, as the filesystem spells it."""
+        return decode_raw_path(self.destination_path, self.raw_destination_path)
 
 
 class SignalQualityFile(Document):
@@ -252,6 +273,11 @@ class SignalQualityFile(Document):
     size: int
     modified_at: UtcDateTime
     mtime_ns: int
+
+    @property
+    def fs_path(self) -> str:
+        """The file's absolute path, as the filesystem spells it."""
+        return decode_raw_path(self.path, self.raw_path)
 
 
 class SignalQualityPlan(Document):
@@ -264,6 +290,11 @@ class SignalQualityPlan(Document):
     outcome: Literal["skipped", "missing", "planned"]
     reason: str | None = None
     files: list[SignalQualityFile]
+
+    @property
+    def fs_directory(self) -> str:
+        """The directory's absolute path, as the filesystem spells it."""
+        return decode_raw_path(self.directory, self.raw_directory)
 
 
 class PurgePlan(_DigestedDocument):
@@ -279,6 +310,8 @@ class PurgePlan(_DigestedDocument):
     signal_quality: SignalQualityPlan
     total_files: int
     total_size: int
+
+    fs_base_directory = property(_fs_base_directory)
 
 
 class ArchivePlan(_DigestedDocument):
@@ -298,6 +331,13 @@ class ArchivePlan(_DigestedDocument):
     total_files: int
     total_size: int
 
+    fs_base_directory = property(_fs_base_directory)
+
+    @property
+    def fs_destination_directory(self) -> str:
+        """The destination directory, as the filesystem spells it."""
+        return decode_raw_path(self.destination_directory, self.raw_destination_directory)
+
 
 class DeletePlan(_DigestedDocument):
     """One path an operator named for deletion (contract 4)."""
@@ -316,8 +356,14 @@ class DeletePlan(_DigestedDocument):
     size: int
     fingerprint: str
 
+    # --- results ---------------------------------------------------------------------------------
 
-# --- results ---------------------------------------------------------------------------------
+    fs_base_directory = property(_fs_base_directory)
+
+    @property
+    def fs_path(self) -> str:
+        """The path to delete, relative to the base, as the filesystem spells it."""
+        return decode_raw_path(self.relative_path, self.raw_path)
 
 
 class DeleteResult(SparseDocument):

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from bot_core._fs import (
-    decode_raw_path,
     display_path,
     encode_raw_path,
     ns_from_datetime,
@@ -116,7 +115,7 @@ def execute_signal_quality_cleanup(
     errors: list[str] = []
     removed = 0
     removed_size = 0
-    directory = decode_raw_path(plan.directory, plan.raw_directory)
+    directory = plan.fs_directory
     dir_fd: int | None = None
     if plan.files:
         try:
@@ -124,7 +123,7 @@ def execute_signal_quality_cleanup(
         except OSError as exc:
             errors.append(f"{plan.directory}: {exc.strerror}")
     for planned in plan.files:
-        name = os.path.basename(decode_raw_path(planned.path, planned.raw_path))
+        name = os.path.basename(planned.fs_path)
         status: TargetStatus = "preview"
         error: str | None = None
         if dir_fd is None:
