@@ -17,8 +17,9 @@ The hierarchy::
     │   ├── ChampionMismatchError
     │   │                        compare-and-swap: the champion is not the expected version
     │   ├── AuditConfigError     an audit store URL or audit setting is invalid
-    │   └── BackupNotFoundError  no backup (manifest) with the given id exists in the store
-    ├── OperationError           the filesystem refused an operation we had to perform
+    │   ├── BackupNotFoundError  no backup (manifest) with the given id exists in the store
+    │   └── ExchangeConfigError  an exchange setting is invalid (endpoint, thresholds, port)
+    ├── OperationError           an operation we had to perform failed (disk, storage, exchange)
     │   ├── RegistryRecoveryError
     │   │                        an interrupted registry commit cannot be completed safely
     │   ├── AuditStoreError      the audit store (local directory or S3) failed an operation
@@ -28,7 +29,14 @@ The hierarchy::
     │   │   │                    write-once: an audit object with that key already exists
     │   │   └── RecordNotFoundError
     │   │                        no audit object with that key exists
-    │   └── BackupError          a backup could not be written (unreadable or changing source)
+    │   ├── BackupError          a backup could not be written (unreadable or changing source)
+    │   └── ExchangeBackendError an exchange backend (native REST or CCXT) failed a call
+    │       ├── ExchangeUnavailableError
+    │       │                    connection refused or reset, a timeout, a 5xx answer
+    │       ├── ExchangeRateLimitError
+    │       │                    the exchange answered 429/418: too many requests
+    │       └── ExchangeResponseError
+    │                            a malformed payload, or the exchange rejected the request
     └── BackupNotVerifiedError   a backup failed verification, so it may not permit execution
 
 Each class carries the exit status the contract gives it (``exit_code``), and its message is
@@ -48,6 +56,11 @@ __all__ = [
     "BotCoreError",
     "ChampionMismatchError",
     "CorruptRegistryError",
+    "ExchangeBackendError",
+    "ExchangeConfigError",
+    "ExchangeRateLimitError",
+    "ExchangeResponseError",
+    "ExchangeUnavailableError",
     "InvalidDestinationError",
     "InvalidFilterError",
     "InvalidInputError",
@@ -119,7 +132,8 @@ class ChampionMismatchError(InvalidInputError):
 
 
 class OperationError(BotCoreError):
-    """Raised when the filesystem refuses an operation the command cannot do without."""
+    """Raised when an operation the command cannot do without fails: the filesystem refused it,
+    a storage service or an exchange did not answer, or answered with an error."""
 
 
 class RegistryRecoveryError(OperationError):
@@ -167,3 +181,27 @@ class BackupNotVerifiedError(BotCoreError):
     The message names the first problems found (a hash mismatch, an edited manifest, an
     entry that would escape the restore target).
     """
+
+
+class ExchangeConfigError(InvalidInputError):
+    """Raised when an exchange setting is invalid: a malformed endpoint URL, a release level
+    not below the degradation threshold, a negative cooldown, a port out of range."""
+
+
+class ExchangeBackendError(OperationError):
+    """Raised when an exchange backend (our native REST client or CCXT) fails a call.
+
+    The manager counts these per backend; enough consecutive native ones engage failover.
+    """
+
+
+class ExchangeUnavailableError(ExchangeBackendError):
+    """Raised when the exchange cannot be reached: refused or reset, a timeout, a 5xx answer."""
+
+
+class ExchangeRateLimitError(ExchangeBackendError):
+    """Raised when the exchange answers 429 or 418: the request weight limit is exceeded."""
+
+
+class ExchangeResponseError(ExchangeBackendError):
+    """Raised when an answer is malformed (not the JSON we expect) or rejects the request."""
