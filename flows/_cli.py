@@ -1,0 +1,174 @@
+"""``python -m flows``: run a maintenance flow from a shell, list and decide paused runs.
+
+stdout carries one JSON document (the flow's report, the pending runs, the resume sent);
+the run id, the plan summary and Prefect's logs go to stderr.  The API is the one
+``PREFECT_API_URL`` names (a temporary one when unset, which only ``--approve-as`` can use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from bot_core._cli import CliOutput, OneLineArgumentParser, run_cli
+from bot_core.reporting import (
+    DEFAULT_BASE_DIR,
+    DEFAULT_RETENTION_DAYS,
+    DEFAULT_SIGNAL_QUALITY_DIR,
+    filter_options,
+    filters_from_args,
+)
+from flows._approval import ApprovalPolicy, Caps
+from flows._client import decide, pending_runs
+from flows._common import (
+    DEFAULT_CONCURRENCY_LIMIT,
+    DEFAULT_OPERATIONS_LOG,
+    ensure_concurrency_limit,
+)
+from flows.promote import promote_champion
+from flows.purge import default_requester, purge
+
+__all__ = ["build_parser", "main"]
+
+_FINE = ("completed", "empty")
+
+
+def _policy(args: argparse.Namespace) -> ApprovalPolicy:
+    return ApprovalPolicy(
+        requester=args.requester or default_requester(),
+        allow_self_approval=args.allow_self_approval,
+        approve_as=args.approve_as,
+        timeout_seconds=args.timeout,
+        poll_interval_seconds=args.poll_interval,
+    )
+
+
+def _limit(args: argparse.Namespace) -> str | None:
+    if args.no_concurrency_limit:
+        return None
+    ensure_concurrency_limit(args.concurrency_limit)
+    name: str = args.concurrency_limit
+    return name
+
+
+def _run_purge(args: argparse.Namespace) -> CliOutput:
+    report = purge(
+        filters=filters_from_args(args),
+        base_dir=args.base_dir,
+        signal_quality_dir=args.signal_quality_dir,
+        signal_quality_retention_days=args.signal_quality_retention_days,
+        caps=Caps(
+            max_targets=args.max_targets,
+            max_bytes=args.max_bytes,
+            keep_newest_per_category=args.keep_newest,
+        ),
+        policy=_policy(args),
+        audit_url=args.audit_url,
+        operations_log=args.operations_log,
+        concurrency_limit=_limit(args),
+    )
+    sys.stderr.write(f"purge {report.flow_run_id}: {report.outcome}: {report.message}\n")
+    return CliOutput(report, exit_code=0 if report.outcome in _FINE else 1)
+
+
+def _run_promote(args: argparse.Namespace) -> CliOutput:
+    report = promote_champion(
+        model=args.model,
+        version=args.version,
+        reason=args.reason,
+        quality_dir=args.quality_dir,
+        policy=_policy(args),
+        audit_url=args.audit_url,
+        operations_log=args.operations_log,
+        concurrency_limit=_limit(args),
+    )
+    sys.stderr.write(f"promote {report.flow_run_id}: {report.outcome}: {report.message}\n")
+    return CliOutput(report, exit_code=0 if report.outcome in _FINE else 1)
+
+
+def _pending(args: argparse.Namespace) -> CliOutput:
+    del args
+    return CliOutput(pending_runs())
+
+
+def _decide(args: argparse.Namespace) -> CliOutput:
+    return CliOutput(
+        decide(
+            args.run_id,
+            decision=args.decision,
+            approver=args.approver,
+            reason=args.reason,
+            overrides=args.override or [],
+            plan_sha256=args.plan_sha256,
+        )
+    )
+
+
+def _run_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("approval and audit")
+    group.add_argument("--requester", help="who asks for the run (default: the OS user)")
+    group.add_argument(
+        "--approve-as", metavar="NAME", help="approve now as NAME (recorded as such); no pause"
+    )
+    group.add_argument("--allow-self-approval", action="store_true")
+    group.add_argument("--timeout", type=int, default=3600, help="approval timeout, seconds")
+    group.add_argument("--poll-interval", type=int, default=10, help="seconds between checks")
+    group.add_argument("--audit-url", help="audit store (default: BOT_CORE_AUDIT_URL or audit)")
+    group.add_argument("--operations-log", default=DEFAULT_OPERATIONS_LOG)
+    group.add_argument("--concurrency-limit", default=DEFAULT_CONCURRENCY_LIMIT)
+    group.add_argument("--no-concurrency-limit", action="store_true")
+    return options
+
+
+def build_parser() -> OneLineArgumentParser:
+    """The ``python -m flows`` parser."""
+    parser = OneLineArgumentParser(prog="python -m flows", description=__doc__)
+    commands: argparse._SubParsersAction[Any] = parser.add_subparsers(metavar="COMMAND")
+    run = commands.add_parser("run", help="run a maintenance flow and wait for it")
+    flows: argparse._SubParsersAction[Any] = run.add_subparsers(metavar="FLOW")
+
+    purge_cmd = flows.add_parser(
+        "purge", parents=[filter_options(), _run_options()], help="purge reports"
+    )
+    purge_cmd.add_argument("--base-dir", default=DEFAULT_BASE_DIR)
+    purge_cmd.add_argument("--signal-quality-dir", default=DEFAULT_SIGNAL_QUALITY_DIR)
+    purge_cmd.add_argument(
+        "--signal-quality-retention-days", type=int, default=DEFAULT_RETENTION_DAYS
+    )
+    purge_cmd.add_argument("--max-targets", type=int)
+    purge_cmd.add_argument("--max-bytes", type=int)
+    purge_cmd.add_argument("--keep-newest", type=int, help="keep the newest N per category")
+    purge_cmd.set_defaults(handler=_run_purge)
+
+    promote_cmd = flows.add_parser("promote", parents=[_run_options()], help="promote a model")
+    promote_cmd.add_argument("--model", required=True)
+    promote_cmd.add_argument("--version", required=True)
+    promote_cmd.add_argument("--reason", required=True)
+    promote_cmd.add_argument("--quality-dir", default="var/models/quality")
+    promote_cmd.set_defaults(handler=_run_promote)
+
+    pending = commands.add_parser("pending", help="paused runs waiting for a decision (JSON)")
+    pending.set_defaults(handler=_pending)
+
+    for decision, verb in (("approve", "approve"), ("reject", "reject")):
+        command = commands.add_parser(verb, help=f"{verb} a paused run")
+        command.add_argument("run_id")
+        command.add_argument("--approver", required=True)
+        command.add_argument("--reason", required=True)
+        command.add_argument("--plan-sha256", help="the plan you reviewed (default: the run's)")
+        command.add_argument(
+            "--override",
+            action="append",
+            choices=["max_targets", "max_bytes", "keep_newest_per_category"],
+            help="explicitly override this cap (repeatable)",
+        )
+        command.set_defaults(handler=_decide, decision=decision)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    return run_cli(build_parser(), argv)

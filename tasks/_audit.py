@@ -1,0 +1,62 @@
+"""Prefect tasks over ``bot_core.audit``: records, backups, verification and restore.
+
+Records are written once (a retry could only meet ``RecordExistsError``), so they do not
+retry; backup creation and verification are repeatable reads and writes under a fresh id,
+so they do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from bot_core import audit
+from bot_core.audit import (
+    AuditRun,
+    AuditStore,
+    BackupVerification,
+    RestoreResult,
+    StoredBackup,
+    VerifiedBackup,
+)
+
+__all__ = ["create_backup", "record_step", "restore_backup", "verify_backup", "verify_backup_id"]
+
+
+@task(cache_policy=NO_CACHE)
+def record_step(run: AuditRun, step: str, document: BaseModel, *, final: bool = False) -> str:
+    """Append one step's document to the run's audit chain; return the record's key."""
+    return run.record(step, document, final=final).key
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def create_backup(
+    store: AuditStore, source_root: str, paths: Sequence[str], labels: dict[str, str]
+) -> StoredBackup:
+    """Copy what the execution will delete or overwrite into the backup store."""
+    return audit.create_backup(store, source_root, list(paths), labels=labels)
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def verify_backup(store: AuditStore, stored: StoredBackup) -> BackupVerification:
+    """Read the backup back and check every hash against the manifest written a moment ago."""
+    return audit.verify_backup(
+        store, stored.backup_id, expected_manifest_sha256=stored.manifest_sha256
+    )
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def verify_backup_id(store: AuditStore, backup_id: str) -> BackupVerification:
+    """Read an existing backup back (by id) and check every hash, before a restore."""
+    return audit.verify_backup(store, backup_id)
+
+
+@task(cache_policy=NO_CACHE)
+def restore_backup(
+    backup: VerifiedBackup, store: AuditStore, *, target: str | None, overwrite: bool
+) -> RestoreResult:
+    """Put a verified backup's files back under ``target`` (default: its source root)."""
+    return audit.restore_backup(backup, store, target=target, dry_run=False, overwrite=overwrite)
