@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults: build a realistic demo report tree in ./demo, then show
-# what the Report Center sees (overview) and what a purge would remove (a dry run).
+# The main job on embedded defaults: build a realistic demo report tree in ./demo, show what
+# the Report Center sees (overview) and what a purge would remove (a dry run), then run that
+# purge as a Prefect flow (approved with --approve-as) and verify the audit chain it wrote.
 # Everything is written under ./demo (recreated on each run); nothing else is touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,4 +62,21 @@ for model in json.load(open("champions.json"))["models"]:
     challengers = ", ".join(c["report"]["version"] for c in model["challengers"])
     print(f"{model['model_name']}: champion {model['champion']['version']}, challengers {challengers}")
 PYEOF
-printf '\nFull JSON documents: demo/overview.json, demo/purge-preview.json, demo/champions.json\n'
+say "5. the same purge as a Prefect flow: overview -> plan -> approval -> verified backup -> execution" \
+    "python -m flows run purge --category smoke --until $UNTIL --approve-as demo-operator > flow.json"
+# Prefect's embedded defaults: a temporary local API server on SQLite, kept under ./demo.
+export PREFECT_HOME="$(pwd)/.prefect" PREFECT_SERVER_ANALYTICS_ENABLED=false
+"$PY" -m flows run purge --category smoke --until "$UNTIL" --approve-as demo-operator > flow.json 2> flow.log
+"$PY" -m bot_core.audit verify > verify.json || true
+"$PY" - <<'PYEOF'
+import json
+run = json.load(open("flow.json"))
+approval = run["approval"]
+print(f"flow run {run['flow_run_id']}: {run['outcome']}: {run['message']}")
+print(f"approved by {approval['approver']} ({approval['method']}) for plan {approval['plan_sha256'][:16]}...")
+print("verified backups:", ", ".join(run.get("backup_ids") or []))
+check = json.load(open("verify.json"))
+records = check["records"]
+print(f"audit chain: {records['status']}, {records['record_count']} records in {records['run_count']} run(s) under {records['store']}")
+PYEOF
+printf '\nFull JSON documents: demo/overview.json, demo/purge-preview.json, demo/champions.json, demo/flow.json, demo/verify.json\n'
