@@ -29,7 +29,12 @@ from bot_core.reporting._models import (
     SignalQualityPlan,
 )
 from bot_core.reporting._overview import build_overview
-from bot_core.reporting._plan import plan_archive, plan_purge, resolve_destination
+from bot_core.reporting._plan import (
+    plan_archive,
+    plan_purge,
+    plan_source_removal,
+    resolve_destination,
+)
 from bot_core.reporting._scan import Catalog, ScannedReport, scan_reports
 from bot_core.reporting._select import fold_nested, select_reports
 from bot_core.reporting._signal_quality import DEFAULT_RETENTION_DAYS, DEFAULT_SIGNAL_QUALITY_DIR
@@ -69,6 +74,7 @@ __all__ = [
     "plan_archive",
     "plan_delete",
     "plan_purge",
+    "plan_source_removal",
     "purge",
     "resolve_destination",
     "scan",

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Collection
 from datetime import datetime
 
 from bot_core._fs import display_path, encode_raw_path, utc_from_ns
-from bot_core.errors import InvalidDestinationError
+from bot_core.errors import InvalidDestinationError, InvalidInputError
 from bot_core.reporting._filters import Filters
 from bot_core.reporting._models import (
     ArchiveFormat,
@@ -21,6 +22,7 @@ from bot_core.reporting._models import (
     FoldedReport,
     PlannedTarget,
     PurgePlan,
+    SignalQualityPlan,
 )
 from bot_core.reporting._scan import Catalog
 from bot_core.reporting._select import Target, fold_nested, select_reports, selection_reason
@@ -32,6 +34,7 @@ __all__ = [
     "default_archive_destination",
     "plan_archive",
     "plan_purge",
+    "plan_source_removal",
     "resolve_destination",
 ]
 
@@ -191,4 +194,49 @@ def plan_archive(
         targets=planned,
         total_files=sum(target.file_count for target in planned),
         total_size=sum(target.size for target in planned),
+    ).sealed()
+
+
+def plan_source_removal(
+    archive_plan: ArchivePlan, relative_paths: Collection[str], *, now: datetime
+) -> PurgePlan:
+    """A sealed purge plan for the sources of an archive run whose archives were verified.
+
+    Why a purge plan: :func:`execute_purge` re-walks each target and deletes it only if its
+    fingerprint still matches, so a source changed after it was archived is kept and
+    reported.  The targets are the archive plan's own (same fingerprints, same reasons),
+    restricted to ``relative_paths``; the filters and base directory are the archive
+    plan's.  Signal-quality retention is not part of an archive: that part is ``skipped``.
+    """
+    wanted = set(relative_paths)
+    unknown = wanted - {target.relative_path for target in archive_plan.targets}
+    if unknown:
+        raise InvalidInputError(f"not targets of the archive plan: {', '.join(sorted(unknown))}")
+    targets = [
+        PlannedTarget.model_validate(
+            target.model_dump(
+                exclude={"destination_path", "raw_destination_path", "destination_exists"}
+            )
+        )
+        for target in archive_plan.targets
+        if target.relative_path in wanted
+    ]
+    return PurgePlan(
+        created_at=now,
+        base_directory=archive_plan.base_directory,
+        raw_base_directory=archive_plan.raw_base_directory,
+        filters=archive_plan.filters,
+        matched_report_count=len(targets),
+        targets=targets,
+        signal_quality=SignalQualityPlan(
+            directory=archive_plan.base_directory,
+            raw_directory=archive_plan.raw_base_directory,
+            retention_days=0,
+            cutoff=None,
+            outcome="skipped",
+            reason="archive_delete_after",
+            files=[],
+        ),
+        total_files=sum(target.file_count for target in targets),
+        total_size=sum(target.size for target in targets),
     ).sealed()
