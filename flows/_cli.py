@@ -27,8 +27,10 @@ from flows._common import (
     DEFAULT_OPERATIONS_LOG,
     ensure_concurrency_limit,
 )
+from flows.archive import archive
 from flows.promote import promote_champion
 from flows.purge import default_requester, purge
+from flows.restore import restore
 
 __all__ = ["build_parser", "main"]
 
@@ -70,6 +72,42 @@ def _run_purge(args: argparse.Namespace) -> CliOutput:
         concurrency_limit=_limit(args),
     )
     sys.stderr.write(f"purge {report.flow_run_id}: {report.outcome}: {report.message}\n")
+    return CliOutput(report, exit_code=0 if report.outcome in _FINE else 1)
+
+
+def _run_archive(args: argparse.Namespace) -> CliOutput:
+    report = archive(
+        filters=filters_from_args(args),
+        base_dir=args.base_dir,
+        destination=args.destination,
+        format=args.format,
+        overwrite=args.overwrite,
+        delete_after=args.delete_after,
+        caps=Caps(
+            max_targets=args.max_targets,
+            max_bytes=args.max_bytes,
+            keep_newest_per_category=args.keep_newest,
+        ),
+        policy=_policy(args),
+        audit_url=args.audit_url,
+        operations_log=args.operations_log,
+        concurrency_limit=_limit(args),
+    )
+    sys.stderr.write(f"archive {report.flow_run_id}: {report.outcome}: {report.message}\n")
+    return CliOutput(report, exit_code=0 if report.outcome in _FINE else 1)
+
+
+def _run_restore(args: argparse.Namespace) -> CliOutput:
+    report = restore(
+        backup_id=args.backup_id,
+        target=args.target,
+        overwrite=args.overwrite,
+        policy=_policy(args),
+        audit_url=args.audit_url,
+        operations_log=args.operations_log,
+        concurrency_limit=_limit(args),
+    )
+    sys.stderr.write(f"restore {report.flow_run_id}: {report.outcome}: {report.message}\n")
     return CliOutput(report, exit_code=0 if report.outcome in _FINE else 1)
 
 
@@ -123,6 +161,12 @@ def _run_options() -> argparse.ArgumentParser:
     return options
 
 
+def _cap_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--max-targets", type=int)
+    command.add_argument("--max-bytes", type=int)
+    command.add_argument("--keep-newest", type=int, help="keep the newest N per category")
+
+
 def build_parser() -> OneLineArgumentParser:
     """The ``python -m flows`` parser."""
     parser = OneLineArgumentParser(prog="python -m flows", description=__doc__)
@@ -138,10 +182,35 @@ def build_parser() -> OneLineArgumentParser:
     purge_cmd.add_argument(
         "--signal-quality-retention-days", type=int, default=DEFAULT_RETENTION_DAYS
     )
-    purge_cmd.add_argument("--max-targets", type=int)
-    purge_cmd.add_argument("--max-bytes", type=int)
-    purge_cmd.add_argument("--keep-newest", type=int, help="keep the newest N per category")
+    _cap_options(purge_cmd)
     purge_cmd.set_defaults(handler=_run_purge)
+
+    archive_cmd = flows.add_parser(
+        "archive", parents=[filter_options(), _run_options()], help="archive reports"
+    )
+    archive_cmd.add_argument("--base-dir", default=DEFAULT_BASE_DIR)
+    archive_cmd.add_argument(
+        "--destination", help="archive directory outside the base (default: <base>_archives)"
+    )
+    archive_cmd.add_argument("--format", choices=["directory", "zip", "tar"], default="directory")
+    archive_cmd.add_argument("--overwrite", action="store_true", help="replace existing archives")
+    archive_cmd.add_argument(
+        "--delete-after",
+        action="store_true",
+        help="delete each source once its archive was written and verified",
+    )
+    _cap_options(archive_cmd)
+    archive_cmd.set_defaults(handler=_run_archive)
+
+    restore_cmd = flows.add_parser(
+        "restore", parents=[_run_options()], help="restore a backup from the backup store"
+    )
+    restore_cmd.add_argument("backup_id")
+    restore_cmd.add_argument("--target", help="directory to restore into (default: its origin)")
+    restore_cmd.add_argument(
+        "--overwrite", action="store_true", help="also replace files newer than the backup's"
+    )
+    restore_cmd.set_defaults(handler=_run_restore)
 
     promote_cmd = flows.add_parser("promote", parents=[_run_options()], help="promote a model")
     promote_cmd.add_argument("--model", required=True)

@@ -7,6 +7,7 @@ so they do.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from prefect import task
@@ -17,13 +18,22 @@ from bot_core import audit
 from bot_core.audit import (
     AuditRun,
     AuditStore,
+    BackupManifest,
     BackupVerification,
     RestoreResult,
     StoredBackup,
     VerifiedBackup,
 )
 
-__all__ = ["create_backup", "record_step", "restore_backup", "verify_backup", "verify_backup_id"]
+__all__ = [
+    "create_backup",
+    "load_backup_manifest",
+    "preview_restore",
+    "record_step",
+    "restore_backup",
+    "verify_backup",
+    "verify_backup_id",
+]
 
 
 @task(cache_policy=NO_CACHE)
@@ -49,9 +59,26 @@ def verify_backup(store: AuditStore, stored: StoredBackup) -> BackupVerification
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def verify_backup_id(store: AuditStore, backup_id: str) -> BackupVerification:
+def verify_backup_id(
+    store: AuditStore, backup_id: str, expected_manifest_sha256: str | None = None
+) -> BackupVerification:
     """Read an existing backup back (by id) and check every hash, before a restore."""
-    return audit.verify_backup(store, backup_id)
+    return audit.verify_backup(store, backup_id, expected_manifest_sha256=expected_manifest_sha256)
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def load_backup_manifest(store: AuditStore, backup_id: str) -> tuple[BackupManifest, str]:
+    """A backup's manifest and the sha256 of its exact bytes (the restore's overview)."""
+    manifest, data = audit.load_manifest(store, backup_id)
+    return manifest, hashlib.sha256(data).hexdigest()
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def preview_restore(
+    backup: VerifiedBackup, store: AuditStore, *, target: str | None, overwrite: bool
+) -> RestoreResult:
+    """What a restore would restore, replace or skip (a dry run: nothing is written)."""
+    return audit.restore_backup(backup, store, target=target, dry_run=True, overwrite=overwrite)
 
 
 @task(cache_policy=NO_CACHE)
