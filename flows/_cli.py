@@ -190,7 +190,9 @@ def build_parser() -> OneLineArgumentParser:
     )
     archive_cmd.add_argument("--base-dir", default=DEFAULT_BASE_DIR)
     archive_cmd.add_argument(
-        "--destination", help="archive directory outside the base (default: <base>_archives)"
+        "--destination",
+        help="archive directory outside the base (default: <base>_archives), or "
+        "s3://bucket/prefix (zip or tar only; no --overwrite)",
     )
     archive_cmd.add_argument("--format", choices=["directory", "zip", "tar"], default="directory")
     archive_cmd.add_argument("--overwrite", action="store_true", help="replace existing archives")

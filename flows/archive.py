@@ -10,14 +10,27 @@ empty list says none did), ``execution`` (the library's :class:`ArchiveResult`),
 Why the approval names a digest of its own (:class:`ArchiveRequest`): the library's archive
 plan does not say whether the sources will be deleted afterwards, and an approval given for
 "copy these reports" must not also permit "and delete them".  The approved sha256 covers
-the sealed archive plan *and* ``delete_after``.
+the sealed archive plan *and* ``delete_after`` (and, for S3, the ``s3://`` destination).
+
+S3 destinations (``s3://bucket/prefix``, zip or tar only): the plan is made against a fresh
+local staging directory outside the base, so the library writes and hashes every archive
+exactly as for a local destination; each archive is then uploaded to
+``<prefix>/<parent>/<name>.zip|.tar.gz`` with its sha256 as object metadata and verified by
+downloading it back.  The ``execution`` record is the S3 view (``s3://`` destinations,
+existing objects ``skipped_existing``); ``verification`` holds each object's key, size and
+sha256.  Overwriting on S3 is refused: an existing object is never replaced.  The client
+comes from ``bot_core.audit`` (``BOT_CORE_AUDIT_ENDPOINT_URL``/``REGION``, credentials the
+usual boto3 ways); the staging directory is removed at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -26,7 +39,15 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from bot_core._types import Document
-from bot_core.audit import BackupVerification, VerifiedBackup
+from bot_core.audit import (
+    BackupVerification,
+    S3AuditStore,
+    VerifiedBackup,
+    default_transfer_config,
+    load_settings,
+    make_s3_client,
+    parse_store_url,
+)
 from bot_core.errors import BotCoreError, InvalidInputError
 from bot_core.reporting import (
     DEFAULT_BASE_DIR,
@@ -66,9 +87,12 @@ from tasks import (
     plan_archive,
     record_step,
     remove_archived_sources,
+    s3_archive_key,
     scan_reports,
+    upload_archives,
     verify_archives,
     verify_backup,
+    verify_s3_archives,
 )
 
 __all__ = [
@@ -91,12 +115,19 @@ class ArchiveRequest(Document):
 
     archive_plan_sha256: str
     delete_after: bool
+    s3_destination: str | None = Field(
+        default=None, description="the s3:// URL the staged archives go to (S3 only)"
+    )
 
     def digest(self) -> str:
-        """sha256 of the canonical JSON (sorted keys, compact, UTF-8): the approved sha256."""
-        payload = json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
+        """sha256 of the canonical JSON (sorted keys, compact, UTF-8): the approved sha256.
+
+        ``s3_destination`` is left out while ``None``, so a local run's digest is unchanged.
+        """
+        document = self.model_dump(mode="json", exclude={"s3_destination"})
+        if self.s3_destination is not None:
+            document["s3_destination"] = self.s3_destination
+        payload = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -113,6 +144,9 @@ class ArchivePlanRecord(Document):
     plan: ArchivePlan
     caps: Caps
     cap_violations: list[CapViolation]
+    s3_keys: dict[str, str] | None = Field(
+        default=None, description="S3 only: target -> s3:// URL its staged archive goes to"
+    )
 
 
 class ArchiveBackupRecord(Document):
@@ -191,11 +225,84 @@ def archive(
     archive; with ``delete_after``, removal of the sources whose archive verified (each
     re-checked against its fingerprint); report.
     """
-    if destination is not None and destination.startswith("s3://"):
-        raise InvalidInputError(
-            f"S3 archive destinations ({destination}) are not supported yet; "
-            "archive to a local directory"
+    store = _s3_store(destination, format, overwrite)
+    with _staging_directory(store) as staging:
+        return _archive(
+            filters=filters,
+            base_dir=base_dir,
+            destination=staging or destination,
+            format=format,
+            overwrite=overwrite,
+            delete_after=delete_after,
+            caps=caps,
+            policy=policy,
+            audit_url=audit_url,
+            operations_log=operations_log,
+            concurrency_limit=concurrency_limit,
+            store=store,
         )
+
+
+@contextlib.contextmanager
+def _staging_directory(store: S3AuditStore | None) -> Iterator[str | None]:
+    """A fresh temporary directory for S3 runs (outside the base, removed at the end)."""
+    if store is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="archive-staging-") as staging:
+        yield staging
+
+
+def _s3_store(
+    destination: str | None, format: ArchiveFormat, overwrite: bool
+) -> S3AuditStore | None:
+    """The S3 store an ``s3://`` destination names (``None`` for a local one), or refuse.
+
+    Refused before anything is recorded: the directory format (a tree of loose files is not
+    one object with one sha256) and ``overwrite`` (replacing an archive object is not
+    supported; delete it deliberately first).
+    """
+    if destination is None or not destination.startswith("s3://"):
+        return None
+    if format == "directory":
+        raise InvalidInputError(
+            f"S3 archive destinations ({destination}) take --format zip or tar, not directory"
+        )
+    if overwrite:
+        raise InvalidInputError(
+            f"overwrite is not supported for S3 archive destinations ({destination}): "
+            "existing archive objects are never replaced"
+        )
+    _, bucket, prefix = parse_store_url(destination)
+    settings = load_settings()
+    return S3AuditStore(
+        make_s3_client(settings),
+        bucket,
+        prefix,
+        transfer_config=default_transfer_config(
+            threshold_mb=settings.multipart_threshold_mb,
+            chunk_mb=settings.multipart_chunksize_mb,
+            max_concurrency=settings.max_concurrency,
+        ),
+    )
+
+
+def _archive(
+    *,
+    filters: Filters | None,
+    base_dir: str,
+    destination: str | None,
+    format: ArchiveFormat,
+    overwrite: bool,
+    delete_after: bool,
+    caps: Caps | None,
+    policy: ApprovalPolicy | None,
+    audit_url: str | None,
+    operations_log: str,
+    concurrency_limit: str | None,
+    store: S3AuditStore | None,
+) -> ArchiveReport:
+    """The flow's steps; with ``store``, ``destination`` is the local staging directory."""
     run = RunContext(OPERATION, audit_url)
     filters = filters or Filters()
     caps = caps or Caps()
@@ -213,21 +320,35 @@ def archive(
         archive_format=format,
         overwrite=overwrite,
     )
-    request = ArchiveRequest(archive_plan_sha256=plan.sha256, delete_after=delete_after)
+    s3_urls = None
+    if store is not None:
+        s3_urls = {
+            t.relative_path: f"{store.location}/{s3_archive_key(plan, t)}" for t in plan.targets
+        }
+    request = ArchiveRequest(
+        archive_plan_sha256=plan.sha256,
+        delete_after=delete_after,
+        s3_destination=None if store is None else store.location,
+    )
     sha = request.digest()
     violations = check_caps(plan.targets, caps, catalog)
     plan_key = record_step(
         run.audit,
         "dry-run",
         ArchivePlanRecord(
-            plan_sha256=sha, request=request, plan=plan, caps=caps, cap_violations=violations
+            plan_sha256=sha,
+            request=request,
+            plan=plan,
+            caps=caps,
+            cap_violations=violations,
+            s3_keys=s3_urls,
         ),
     )
     finish = _Finisher(run, policy, operations_log, sha, delete_after)
     if not plan.targets:
         return finish("empty", "nothing matched")
 
-    summary = _summary(run, plan, sha, delete_after, policy, caps, violations, plan_key)
+    summary = _summary(run, plan, sha, delete_after, policy, caps, violations, plan_key, s3_urls)
     get_run_logger().info(
         "plan %s: %d targets, %d bytes; approve with: python -m flows approve %s "
         "--approver NAME --reason TEXT",
@@ -246,9 +367,14 @@ def archive(
         backups = _backup_replaced_archives(run, plan, sha, finish)
         finish.backup_ids = [backup.backup_id for backup in backups]
         result = execute_archive(plan, backups)
+        if store is not None:
+            result = upload_archives(plan, result, store)
         record_step(run.audit, "execution", result)
         finish.execution = result
-        verification = verify_archives(plan, result)
+        if store is None:
+            verification = verify_archives(plan, result)
+        else:
+            verification = verify_s3_archives(plan, result, store)
         record_step(run.audit, "verification", verification)
         finish.verification = verification
         if delete_after:
@@ -266,12 +392,20 @@ def _summary(
     caps: Caps,
     violations: list[CapViolation],
     plan_key: str,
+    s3_urls: dict[str, str] | None = None,
 ) -> PlanSummary:
-    """What the approver sees; the operation says plainly when sources will be deleted."""
+    """What the approver sees; the operation says plainly when sources will be deleted.
+
+    For S3 each line names the ``s3://`` object, not the staging file the plan points at.
+    """
+    where = s3_urls or {t.relative_path: t.destination_path for t in plan.targets}
     biggest = sorted(plan.targets, key=lambda t: (-t.size, t.relative_path))[:TOP_TARGETS]
     replaced = " (replaces an existing archive)"
     return PlanSummary(
-        operation=f"archive ({plan.format}{', then DELETE the sources' if delete_after else ''})",
+        operation=(
+            f"archive ({plan.format}{' to S3' if s3_urls else ''}"
+            f"{', then DELETE the sources' if delete_after else ''})"
+        ),
         flow_run_id=run.flow_run_id,
         plan_sha256=sha,
         requester=policy.requester,
@@ -280,7 +414,7 @@ def _summary(
         total_files=plan.total_files,
         top_targets=[
             TargetLine(
-                relative_path=f"{t.relative_path} -> {t.destination_path}",
+                relative_path=f"{t.relative_path} -> {where[t.relative_path]}",
                 size=t.size,
                 file_count=t.file_count,
                 reason=t.reason + (replaced if t.destination_exists and plan.overwrite else ""),

@@ -12,7 +12,10 @@ from tasks._archive import (
     execute_archive,
     plan_archive,
     remove_archived_sources,
+    s3_archive_key,
+    upload_archives,
     verify_archives,
+    verify_s3_archives,
 )
 from tasks._audit import (
     create_backup,
@@ -43,8 +46,11 @@ __all__ = [
     "record_step",
     "remove_archived_sources",
     "restore_backup",
+    "s3_archive_key",
     "scan_reports",
+    "upload_archives",
     "verify_archives",
     "verify_backup",
     "verify_backup_id",
+    "verify_s3_archives",
 ]

@@ -23,6 +23,9 @@ from prefect.testing.utilities import prefect_test_harness
 from flows._approval import PlanSummary
 from flows._client import pending_runs, plan_of
 from flows._common import DEFAULT_CONCURRENCY_LIMIT
+from tests.s3server import s3_server
+
+__all__ = ["s3_server"]  # re-exported: the SeaweedFS server the S3 archive tests use
 
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

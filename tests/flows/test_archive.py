@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from flows._client import decide
 from flows.archive import ArchiveReport, archive
 from tasks import verify_archives
 from tests.flows.conftest import Background, Tree, run_in_background, wait_for_pause
+from tests.s3server import REGION, SeaweedServer
 
 
 def smoke_until_april() -> Filters:
@@ -45,10 +47,9 @@ def run_archive(tree: Tree, **options: Any) -> ArchiveReport:
     report: ArchiveReport = archive(
         filters=smoke_until_april(),
         base_dir=str(tree.base),
-        destination=str(archives_dir(tree)),
         audit_url=str(tree.audit),
         operations_log=str(tree.ops_log),
-        **options,
+        **{"destination": str(archives_dir(tree)), **options},
     )
     return report
 
@@ -211,12 +212,88 @@ def test_source_removal_keeps_a_source_changed_after_archiving(tree: Tree) -> No
         plan_source_removal(plan, ["daily/2024-03-01"], now=datetime.now(UTC))
 
 
-def test_s3_destination_is_refused_for_now(tree: Tree) -> None:
-    with pytest.raises(InvalidInputError, match="S3 archive destinations"):
+def s3_environment(monkeypatch: pytest.MonkeyPatch, server: SeaweedServer) -> Any:
+    """Point the flow's S3 client (bot_core.audit settings, boto3 credentials) at ``server``."""
+    for name, value in server.environ().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BOT_CORE_AUDIT_ENDPOINT_URL", server.endpoint_url)
+    monkeypatch.setenv("BOT_CORE_AUDIT_REGION", REGION)
+    monkeypatch.setenv("BOT_CORE_AUDIT_ADDRESSING_STYLE", "path")
+    return server.client()
+
+
+def test_s3_zip_archive_uploads_verifies_then_deletes_the_sources(
+    tree: Tree, s3_server: SeaweedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = s3_environment(monkeypatch, s3_server)
+    bucket = s3_server.create_bucket("archive")
+    # One target's object is already there: it is skipped, never replaced, its source kept.
+    taken = f"archives/{tree.old_smoke[0]}.zip"
+    client.put_object(Bucket=bucket, Key=taken, Body=b"an older archive")
+    staging_before = set(Path(tempfile.gettempdir()).glob("archive-staging-*"))
+    before = tree.files()
+
+    report = run_archive(
+        tree,
+        destination=f"s3://{bucket}/archives",
+        format="zip",
+        delete_after=True,
+        policy=ApprovalPolicy(requester="alice", approve_as="bob"),
+    )
+
+    assert report.outcome == "partial_failure", report.message
+    assert report.execution is not None and report.verification is not None
+    assert report.source_removal is not None
+    statuses = {t.relative_path: t.status for t in report.execution.targets}
+    assert statuses[tree.old_smoke[0]] == "skipped_existing"
+    assert client.get_object(Bucket=bucket, Key=taken)["Body"].read() == b"an older archive"
+    checks = {c.relative_path: c for c in report.verification.checks}
+    assert checks[tree.old_smoke[0]].status == "not_written"
+    for identifier in tree.old_smoke[1:]:
+        check = checks[identifier]
+        key = f"archives/{identifier}.zip"
+        assert check.status == "verified" and check.files_checked == 3, check
+        assert check.s3_key == f"{identifier}.zip"
+        assert check.destination_path == f"s3://{bucket}/{key}"
+        data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        digest = hashlib.sha256(data).hexdigest()
+        assert client.head_object(Bucket=bucket, Key=key)["Metadata"]["sha256"] == digest
+        assert check.sha256 == digest and check.s3_size == len(data)
+    deleted = [t.relative_path for t in report.source_removal.targets if t.status == "deleted"]
+    assert deleted == tree.old_smoke[1:]
+    gone = tuple(tree.old_smoke[1:])
+    assert tree.files() == {p for p in before if not p.startswith(gone)}
+    assert not archives_dir(tree).exists()
+    assert set(Path(tempfile.gettempdir()).glob("archive-staging-*")) == staging_before
+    assert "backup" in chain_steps(tree)
+
+    # A second run finds every object there: nothing is replaced, nothing more deleted.
+    again = run_archive(
+        tree,
+        destination=f"s3://{bucket}/archives",
+        format="zip",
+        delete_after=True,
+        policy=ApprovalPolicy(requester="alice", approve_as="bob"),
+    )
+    assert again.execution is not None and again.outcome == "error", again.message
+    assert {t.status for t in again.execution.targets} == {"skipped_existing"}
+    assert (tree.base / tree.old_smoke[0]).exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [({"format": "directory"}, "zip or tar"), ({"format": "zip", "overwrite": True}, "overwrite")],
+)
+def test_s3_destination_refuses_directory_format_and_overwrite(
+    tree: Tree, options: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=match):
         archive(
             destination="s3://bucket/prefix",
             base_dir=str(tree.base),
             audit_url=str(tree.audit),
             operations_log=str(tree.ops_log),
             policy=ApprovalPolicy(requester="alice"),
+            **options,
         )
+    assert not tree.audit.exists(), "refused before anything was recorded"
