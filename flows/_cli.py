@@ -27,14 +27,16 @@ from flows._common import (
     DEFAULT_OPERATIONS_LOG,
     ensure_concurrency_limit,
 )
-from flows.archive import archive
-from flows.promote import promote_champion
-from flows.purge import default_requester, purge
-from flows.restore import restore
+from flows.archive import ArchiveReport, archive
+from flows.promote import PromotionReport, promote_champion
+from flows.purge import PurgeReport, default_requester, purge
+from flows.restore import RestoreReport, restore
 
 __all__ = ["build_parser", "main"]
 
 _FINE = ("completed", "empty")
+
+FlowReport = PurgeReport | ArchiveReport | RestoreReport | PromotionReport
 
 
 def _policy(args: argparse.Namespace) -> ApprovalPolicy:
@@ -55,6 +57,12 @@ def _limit(args: argparse.Namespace) -> str | None:
     return name
 
 
+def _finished(operation: str, report: FlowReport) -> CliOutput:
+    """Say how the run ended on stderr; exit 1 unless it ended as planned."""
+    sys.stderr.write(f"{operation} {report.flow_run_id}: {report.outcome}: {report.message}\n")
+    return CliOutput(report, exit_code=0 if report.outcome in _FINE else 1)
+
+
 def _run_purge(args: argparse.Namespace) -> CliOutput:
     report = purge(
         filters=filters_from_args(args),
@@ -71,8 +79,7 @@ def _run_purge(args: argparse.Namespace) -> CliOutput:
         operations_log=args.operations_log,
         concurrency_limit=_limit(args),
     )
-    sys.stderr.write(f"purge {report.flow_run_id}: {report.outcome}: {report.message}\n")
-    return CliOutput(report, exit_code=0 if report.outcome in _FINE else 1)
+    return _finished("purge", report)
 
 
 def _run_archive(args: argparse.Namespace) -> CliOutput:
@@ -93,8 +100,7 @@ def _run_archive(args: argparse.Namespace) -> CliOutput:
         operations_log=args.operations_log,
         concurrency_limit=_limit(args),
     )
-    sys.stderr.write(f"archive {report.flow_run_id}: {report.outcome}: {report.message}\n")
-    return CliOutput(report, exit_code=0 if report.outcome in _FINE else 1)
+    return _finished("archive", report)
 
 
 def _run_restore(args: argparse.Namespace) -> CliOutput:
@@ -107,8 +113,7 @@ def _run_restore(args: argparse.Namespace) -> CliOutput:
         operations_log=args.operations_log,
         concurrency_limit=_limit(args),
     )
-    sys.stderr.write(f"restore {report.flow_run_id}: {report.outcome}: {report.message}\n")
-    return CliOutput(report, exit_code=0 if report.outcome in _FINE else 1)
+    return _finished("restore", report)
 
 
 def _run_promote(args: argparse.Namespace) -> CliOutput:
@@ -122,8 +127,7 @@ def _run_promote(args: argparse.Namespace) -> CliOutput:
         operations_log=args.operations_log,
         concurrency_limit=_limit(args),
     )
-    sys.stderr.write(f"promote {report.flow_run_id}: {report.outcome}: {report.message}\n")
-    return CliOutput(report, exit_code=0 if report.outcome in _FINE else 1)
+    return _finished("promote", report)
 
 
 def _pending(args: argparse.Namespace) -> CliOutput:

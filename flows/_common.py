@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_OPERATIONS_LOG",
     "FlowOutcome",
     "RunContext",
+    "announce_outcome",
     "append_operations_log",
     "current_run",
     "destructive_section",
@@ -115,6 +116,34 @@ class OperationsLine(Document):
             f"- {self.at.isoformat()} {self.operation} run={self.flow_run_id} "
             f"outcome={self.outcome} approver={approver!r} plan={plan} {self.detail}"
         )
+
+
+def announce_outcome(
+    operation: str,
+    flow_run_id: str,
+    outcome: FlowOutcome,
+    message: str,
+    *,
+    approver: str | None,
+    plan_sha256: str | None,
+    markdown: str,
+    operations_log: str,
+) -> None:
+    """The report step's side effects shared by every flow: the markdown artifact
+    ``maintenance-<operation>-report`` and one line in the operations log."""
+    publish_report(f"maintenance-{operation}-report", markdown, f"{operation} {outcome}")
+    append_operations_log(
+        operations_log,
+        OperationsLine(
+            at=datetime.now(UTC),
+            operation=operation,
+            flow_run_id=flow_run_id,
+            outcome=outcome,
+            approver=approver,
+            plan_sha256=plan_sha256,
+            detail=message,
+        ).render(),
+    )
 
 
 def ensure_concurrency_limit(name: str) -> None:

@@ -72,11 +72,9 @@ from flows._common import (
     DEFAULT_CONCURRENCY_LIMIT,
     DEFAULT_OPERATIONS_LOG,
     FlowOutcome,
-    OperationsLine,
     RunContext,
-    append_operations_log,
+    announce_outcome,
     destructive_section,
-    publish_report,
 )
 from flows.purge import BackupEntry, OverviewRecord, default_requester
 from tasks import (
@@ -569,18 +567,15 @@ class _Finisher:
         )
         report_key = record_step(run.audit, "report", report, final=True)
         report = report.model_copy(update={"audit_keys": [*keys, report_key]})
-        publish_report("maintenance-archive-report", _markdown(report), f"archive {outcome}")
-        append_operations_log(
-            self.operations_log,
-            OperationsLine(
-                at=datetime.now(UTC),
-                operation="archive",
-                flow_run_id=run.flow_run_id,
-                outcome=outcome,
-                approver=self.approval.approver if self.approval else None,
-                plan_sha256=self.sha,
-                detail=message,
-            ).render(),
+        announce_outcome(
+            "archive",
+            run.flow_run_id,
+            outcome,
+            message,
+            approver=self.approval.approver if self.approval else None,
+            plan_sha256=self.sha,
+            markdown=_markdown(report),
+            operations_log=self.operations_log,
         )
         return report
 

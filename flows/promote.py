@@ -40,11 +40,9 @@ from flows._common import (
     DEFAULT_CONCURRENCY_LIMIT,
     DEFAULT_OPERATIONS_LOG,
     FlowOutcome,
-    OperationsLine,
     RunContext,
-    append_operations_log,
+    announce_outcome,
     destructive_section,
-    publish_report,
 )
 from flows.purge import default_requester
 from tasks import create_backup, list_champions, plan_promotion, promote, record_step, verify_backup
@@ -233,23 +231,16 @@ def _finish(
         audit_prefix=run.audit.prefix,
     )
     record_step(run.audit, "report", report, final=True)
-    publish_report(
-        "maintenance-promote-report",
-        f"# Promotion {outcome}\n\n- run: `{run.flow_run_id}`\n- {message}\n"
+    announce_outcome(
+        "promote",
+        run.flow_run_id,
+        outcome,
+        message,
+        approver=approval.approver,
+        plan_sha256=sha,
+        markdown=f"# Promotion {outcome}\n\n- run: `{run.flow_run_id}`\n- {message}\n"
         f"- approval: {approval.outcome} by {approval.approver or '-'}\n"
         f"- plan sha256: `{sha}`\n- audit: `{run.audit.prefix}`",
-        f"promote {outcome}",
-    )
-    append_operations_log(
-        operations_log,
-        OperationsLine(
-            at=datetime.now(UTC),
-            operation="promote",
-            flow_run_id=run.flow_run_id,
-            outcome=outcome,
-            approver=approval.approver,
-            plan_sha256=sha,
-            detail=message,
-        ).render(),
+        operations_log=operations_log,
     )
     return report

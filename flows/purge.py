@@ -43,11 +43,9 @@ from flows._common import (
     DEFAULT_CONCURRENCY_LIMIT,
     DEFAULT_OPERATIONS_LOG,
     FlowOutcome,
-    OperationsLine,
     RunContext,
-    append_operations_log,
+    announce_outcome,
     destructive_section,
-    publish_report,
 )
 from tasks import (
     build_overview,
@@ -330,18 +328,15 @@ def _finish(
     )
     report_key = record_step(run.audit, "report", report, final=True)
     report = report.model_copy(update={"audit_keys": [*keys, report_key]})
-    publish_report("maintenance-purge-report", _markdown(report), f"purge {outcome}")
-    append_operations_log(
-        operations_log,
-        OperationsLine(
-            at=datetime.now(UTC),
-            operation="purge",
-            flow_run_id=run.flow_run_id,
-            outcome=outcome,
-            approver=approval.approver if approval else None,
-            plan_sha256=plan.sha256,
-            detail=message,
-        ).render(),
+    announce_outcome(
+        "purge",
+        run.flow_run_id,
+        outcome,
+        message,
+        approver=approval.approver if approval else None,
+        plan_sha256=plan.sha256,
+        markdown=_markdown(report),
+        operations_log=operations_log,
     )
     return report
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import UTC, datetime
 
 from prefect import flow
 from prefect.runtime import flow_run
@@ -44,11 +43,9 @@ from flows._common import (
     DEFAULT_CONCURRENCY_LIMIT,
     DEFAULT_OPERATIONS_LOG,
     FlowOutcome,
-    OperationsLine,
     RunContext,
-    append_operations_log,
+    announce_outcome,
     destructive_section,
-    publish_report,
 )
 from flows.purge import BackupEntry, default_requester
 from tasks import (
@@ -367,25 +364,18 @@ class _Finisher:
         report_key = record_step(run.audit, "report", report, final=True)
         report = report.model_copy(update={"audit_keys": [*keys, report_key]})
         approver = self.approval.approver if self.approval else None
-        publish_report(
-            "maintenance-restore-report",
-            f"# Restore {outcome}\n\n- run: `{run.flow_run_id}`\n"
+        announce_outcome(
+            "restore",
+            run.flow_run_id,
+            outcome,
+            message,
+            approver=approver,
+            plan_sha256=sha,
+            markdown=f"# Restore {outcome}\n\n- run: `{run.flow_run_id}`\n"
             f"- backup: `{self.backup_id}` into `{report.target}`\n- {message}\n"
             f"- approval: {self.approval.outcome if self.approval else '-'} by {approver or '-'}\n"
             f"- plan sha256: `{sha}`\n- safety backups: {', '.join(self.backup_ids) or '-'}\n"
             f"- audit: `{run.audit.prefix}`",
-            f"restore {outcome}",
-        )
-        append_operations_log(
-            self.operations_log,
-            OperationsLine(
-                at=datetime.now(UTC),
-                operation="restore",
-                flow_run_id=run.flow_run_id,
-                outcome=outcome,
-                approver=approver,
-                plan_sha256=sha,
-                detail=message,
-            ).render(),
+            operations_log=self.operations_log,
         )
         return report
