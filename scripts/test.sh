@@ -4,12 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bootstrap.sh
-# tests/flows/test_ui.py drives Debian's chromium through Playwright (never `playwright
-# install`, no browser download): install it when missing and we are root.
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+# Some tests run real servers from Debian's packages (never a browser or server download):
+# chromium (tests/flows/test_ui.py, through Playwright), PostgreSQL (the scale-out test),
+# Prometheus with promtool and the Pushgateway (dashboards and metrics).  Install whichever
+# is missing when we are root.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/promtool ] || missing+=(prometheus)
+[ -x /usr/bin/prometheus-pushgateway ] || missing+=(prometheus-pushgateway)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq chromium
+    apt-get install -y -qq "${missing[@]}"
 fi
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
