@@ -69,6 +69,7 @@ def _run_purge(args: argparse.Namespace) -> CliOutput:
         base_dir=args.base_dir,
         signal_quality_dir=args.signal_quality_dir,
         signal_quality_retention_days=args.signal_quality_retention_days,
+        include_reports=not args.signal_quality_only,
         caps=Caps(
             max_targets=args.max_targets,
             max_bytes=args.max_bytes,
@@ -185,6 +186,11 @@ def build_parser() -> OneLineArgumentParser:
     purge_cmd.add_argument("--signal-quality-dir", default=DEFAULT_SIGNAL_QUALITY_DIR)
     purge_cmd.add_argument(
         "--signal-quality-retention-days", type=int, default=DEFAULT_RETENTION_DAYS
+    )
+    purge_cmd.add_argument(
+        "--signal-quality-only",
+        action="store_true",
+        help="apply only the signal-quality retention; delete no report",
     )
     _cap_options(purge_cmd)
     purge_cmd.set_defaults(handler=_run_purge)

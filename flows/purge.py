@@ -152,6 +152,7 @@ def purge(
     base_dir: str = DEFAULT_BASE_DIR,
     signal_quality_dir: str = DEFAULT_SIGNAL_QUALITY_DIR,
     signal_quality_retention_days: int = DEFAULT_RETENTION_DAYS,
+    include_reports: bool = True,
     caps: Caps | None = None,
     policy: ApprovalPolicy | None = None,
     audit_url: str | None = None,
@@ -163,6 +164,8 @@ def purge(
     Steps: overview; dry-run plan (sha256, per-target reasons, caps); approval (pause for an
     :class:`Approval` bound to the plan sha256); verified backup of every target; execution
     of exactly the approved plan; report (final audit record, artifact, operations log).
+    ``include_reports=False`` applies only the signal-quality retention (no report is
+    deleted); the overview still records what the filters match.
     """
     run = RunContext(OPERATION, audit_url)
     filters = filters or Filters()
@@ -180,6 +183,7 @@ def purge(
         now=datetime.now(UTC),
         signal_quality_dir=signal_quality_dir,
         signal_quality_retention_days=signal_quality_retention_days,
+        include_reports=include_reports,
     )
     violations = check_caps(plan.targets, caps, catalog)
     plan_key = record_step(
@@ -214,9 +218,10 @@ def purge(
         run,
         policy,
         operations_log,
-        "completed" if result.status == "completed" else _outcome(result),
+        _outcome(result),
         f"deleted {result.deleted_count} of {result.planned_count} targets, "
-        f"{result.removed_size} bytes",
+        f"{result.removed_size} bytes; signal quality: "
+        f"{result.signal_quality_cleanup.removed} files removed",
         plan,
         approval,
         [backup.backup_id for _, backup in backups],
@@ -225,6 +230,10 @@ def purge(
 
 
 def _outcome(result: PurgeResult) -> FlowOutcome:
+    """The run's outcome: the execution's status, where ``empty`` (no report target) still
+    counts as ``completed`` when the signal-quality retention removed files."""
+    if result.status == "empty" and result.signal_quality_cleanup.status == "completed":
+        return "completed"
     if result.status in ("partial_failure", "error", "empty"):
         return result.status
     return "completed"

@@ -39,6 +39,7 @@ def plan_purge(
     now: datetime,
     signal_quality_dir: str,
     signal_quality_retention_days: int,
+    include_reports: bool = True,
 ) -> PurgePlan:
     """Seal the purge plan (targets, reasons, fingerprints, sha256) from the scan."""
     return reporting.plan_purge(
@@ -47,6 +48,7 @@ def plan_purge(
         now=now,
         signal_quality_dir=signal_quality_dir,
         signal_quality_retention_days=signal_quality_retention_days,
+        include_reports=include_reports,
     )
 
 

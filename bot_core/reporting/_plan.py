@@ -100,9 +100,14 @@ def plan_purge(
     now: datetime,
     signal_quality_dir: str,
     signal_quality_retention_days: int,
+    include_reports: bool = True,
 ) -> PurgePlan:
-    """Plan a purge of every report the filters select, plus signal-quality retention."""
-    matched, targets = _targets(catalog, filters)
+    """Plan a purge of every report the filters select, plus signal-quality retention.
+
+    ``include_reports=False`` plans the signal-quality retention alone (no report is a
+    target, whatever the filters select): the nightly retention deployment runs it so.
+    """
+    matched, targets = _targets(catalog, filters) if include_reports else (0, [])
     planned = [_target_facts(catalog, target, filters) for target in targets]
     return PurgePlan(
         created_at=now,

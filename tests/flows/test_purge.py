@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
+
 from bot_core.audit import LocalAuditStore, verify_backup, verify_records
 from bot_core.reporting import parse_filters
 from flows._approval import ApprovalPolicy, Caps
@@ -204,3 +207,29 @@ def test_nothing_matched_ends_without_a_pause(tree: Tree) -> None:
     )
     assert report.outcome == "empty"
     assert chain_steps(tree) == ["overview", "dry-run", "report"]
+
+
+def test_signal_quality_only_purge_keeps_every_report(tree: Tree) -> None:
+    tree.signal_quality.mkdir()
+    old_file = tree.signal_quality / "binance.json"
+    old_file.write_text("{}")
+    long_ago = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
+    os.utime(old_file, (long_ago, long_ago))
+    fresh_file = tree.signal_quality / "kraken.json"
+    fresh_file.write_text("{}")
+    before = tree.files()
+
+    report = purge(
+        filters=parse_filters(),
+        base_dir=str(tree.base),
+        signal_quality_dir=str(tree.signal_quality),
+        include_reports=False,
+        policy=ApprovalPolicy(requester="scheduler", auto_approve=True),
+        audit_url=str(tree.audit),
+        operations_log=str(tree.ops_log),
+    )
+
+    assert report.outcome == "completed", report.message
+    assert report.execution is not None and report.execution.targets == []
+    assert tree.files() == before, "no report may be touched"
+    assert not old_file.exists() and fresh_file.exists()
