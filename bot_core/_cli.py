@@ -19,12 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, NoReturn
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from bot_core._fs import display_path
 from bot_core.errors import BotCoreError, InvalidInputError
 
-__all__ = ["CliOutput", "Handler", "OneLineArgumentParser", "run_cli"]
+__all__ = ["CliOutput", "Handler", "OneLineArgumentParser", "run_cli", "validation_summary"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,14 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         raise InvalidInputError(f"{self.prog}: {message}")
 
 
+def validation_summary(exc: ValidationError) -> str:
+    """``field: message`` for each problem, in one line."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'value'}: {error['msg']}"
+        for error in exc.errors()
+    )
+
+
 def _write_error(message: str) -> None:
     line = " ".join(message.split()) or "unknown error"
     sys.stderr.write(f"error: {line}\n")
@@ -67,6 +75,11 @@ def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) 
     except BotCoreError as exc:
         _write_error(str(exc))
         return exc.exit_code
+    except ValidationError as exc:
+        # Options become pydantic models (policies, caps, settings); one that does not
+        # validate is bad input, said in one line, like every other bad input.
+        _write_error(f"invalid {exc.title}: {validation_summary(exc)}")
+        return InvalidInputError.exit_code
     except KeyboardInterrupt:
         _write_error("interrupted")
         return 130

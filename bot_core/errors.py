@@ -18,7 +18,8 @@ The hierarchy::
     │   │                        compare-and-swap: the champion is not the expected version
     │   ├── AuditConfigError     an audit store URL or audit setting is invalid
     │   ├── BackupNotFoundError  no backup (manifest) with the given id exists in the store
-    │   └── ExchangeConfigError  an exchange setting is invalid (endpoint, thresholds, port)
+    │   ├── ExchangeConfigError  an exchange setting is invalid (endpoint, thresholds, port)
+    │   └── MetricsConfigError   a metrics setting or option (Pushgateway/Prometheus URL) is invalid
     ├── OperationError           an operation we had to perform failed (disk, storage, exchange)
     │   ├── RegistryRecoveryError
     │   │                        an interrupted registry commit cannot be completed safely
@@ -30,6 +31,8 @@ The hierarchy::
     │   │   └── RecordNotFoundError
     │   │                        no audit object with that key exists
     │   ├── BackupError          a backup could not be written (unreadable or changing source)
+    │   ├── MetricsUnavailableError
+    │   │                        the Pushgateway or Prometheus failed a request
     │   └── ExchangeBackendError an exchange backend (native REST or CCXT) failed a call
     │       ├── ExchangeUnavailableError
     │       │                    connection refused or reset, a timeout, a 5xx answer
@@ -65,6 +68,8 @@ __all__ = [
     "InvalidFilterError",
     "InvalidInputError",
     "InvalidNameError",
+    "MetricsConfigError",
+    "MetricsUnavailableError",
     "OperationError",
     "RecordExistsError",
     "RecordNotFoundError",
@@ -205,3 +210,14 @@ class ExchangeRateLimitError(ExchangeBackendError):
 
 class ExchangeResponseError(ExchangeBackendError):
     """Raised when an answer is malformed (not the JSON we expect) or rejects the request."""
+
+
+class MetricsConfigError(InvalidInputError):
+    """Raised when a metrics setting (``BOT_CORE_PUSHGATEWAY_URL``...) or a command-line value
+    is invalid.  The flows treat every metrics failure as a warning; the command line still
+    tells a typing mistake (2) from a server failure (1)."""
+
+
+class MetricsUnavailableError(OperationError):
+    """Raised when the Pushgateway or Prometheus cannot be reached (refused, timeout, HTTP
+    error) or answers something unreadable."""

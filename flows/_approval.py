@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from time import monotonic
 from typing import Literal
 
 from prefect.exceptions import FlowPauseTimeout
@@ -20,6 +21,7 @@ from prefect.input import RunInput, create_flow_run_input
 from pydantic import Field
 
 from bot_core._types import Document, UtcDateTime
+from bot_core.metrics import GuardrailShare
 from bot_core.reporting import Catalog, PlannedTarget
 
 __all__ = [
@@ -146,6 +148,8 @@ class PlanSummary(Document):
     plan_record_key: str
     audit_store: str
     timeout_seconds: int
+    guardrail_share: GuardrailShare | None = None
+    """Promotions only: the stage7 guardrail share the approver should weigh (runbook 9.3)."""
 
 
 class ApprovalRecord(Document):
@@ -164,6 +168,9 @@ class ApprovalRecord(Document):
     cap_overrides: list[CapName]
     refusal: str | None = None
     decided_at: UtcDateTime
+    wait_seconds: float | None = None
+    """Seconds from the pause to the decision (0: approved by the policy or ``approve_as``
+    without pausing); ``None`` in records written before it was measured."""
 
 
 def check_caps(
@@ -364,6 +371,8 @@ def describe(summary: PlanSummary) -> str:
         lines.append("")
         lines.append("**Over a cap** (approve only with the matching override):")
         lines += [f"- {v.detail}" for v in summary.cap_violations]
+    if summary.guardrail_share is not None:
+        lines += ["", f"**{summary.guardrail_share.describe()}**"]
     lines += [
         "",
         f"Full plan: audit record `{summary.plan_record_key}` in `{summary.audit_store}`.",
@@ -393,22 +402,30 @@ def obtain_approval(
     violations: list[CapViolation],
     summary: PlanSummary,
 ) -> ApprovalRecord:
-    """Approval by the policy or the ``approve_as`` flag, else pause for a person's input."""
+    """Approval by the policy or the ``approve_as`` flag, else pause for a person's input.
+
+    The record's ``wait_seconds`` is how long the run waited for the decision (the
+    ``approval_wait_seconds`` metric); it is measured on a monotonic clock around the pause.
+    """
     verdict = policy_verdict(
         plan_sha256=plan_sha256, policy=policy, violations=violations, now=datetime.now(UTC)
     )
     if verdict is not None:
-        return verdict
+        return verdict.model_copy(update={"wait_seconds": 0.0})
+    paused = monotonic()
     answer: Approval | None = request_approval(summary, policy)
+    waited = round(monotonic() - paused, 3)
     if answer is None:
-        return timed_out(
+        record = timed_out(
             plan_sha256=plan_sha256, policy=policy, violations=violations, now=datetime.now(UTC)
         )
-    return judge(
-        answer,
-        plan_sha256=plan_sha256,
-        policy=policy,
-        violations=violations,
-        method="prefect_input",
-        now=datetime.now(UTC),
-    )
+    else:
+        record = judge(
+            answer,
+            plan_sha256=plan_sha256,
+            policy=policy,
+            violations=violations,
+            method="prefect_input",
+            now=datetime.now(UTC),
+        )
+    return record.model_copy(update={"wait_seconds": waited})

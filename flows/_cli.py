@@ -1,4 +1,5 @@
-"""``python -m flows``: run a maintenance flow from a shell, list and decide paused runs.
+"""``python -m flows``: run a maintenance flow from a shell, list and decide paused runs,
+serve the deployments of ``deploy/prefect.yaml`` (``serve``, see :mod:`flows.serve`).
 
 stdout carries one JSON document (the flow's report, the pending runs, the resume sent);
 the run id, the plan summary and Prefect's logs go to stderr.  The API is the one
@@ -31,6 +32,7 @@ from flows.archive import ArchiveReport, archive
 from flows.promote import PromotionReport, promote_champion
 from flows.purge import PurgeReport, default_requester, purge
 from flows.restore import RestoreReport, restore
+from flows.serve import DEFAULT_PREFECT_FILE, serve_deployments
 
 __all__ = ["build_parser", "main"]
 
@@ -70,6 +72,8 @@ def _run_purge(args: argparse.Namespace) -> CliOutput:
         signal_quality_dir=args.signal_quality_dir,
         signal_quality_retention_days=args.signal_quality_retention_days,
         include_reports=not args.signal_quality_only,
+        older_than_days=args.older_than_days,
+        newer_than_days=args.newer_than_days,
         caps=Caps(
             max_targets=args.max_targets,
             max_bytes=args.max_bytes,
@@ -91,6 +95,8 @@ def _run_archive(args: argparse.Namespace) -> CliOutput:
         format=args.format,
         overwrite=args.overwrite,
         delete_after=args.delete_after,
+        older_than_days=args.older_than_days,
+        newer_than_days=args.newer_than_days,
         caps=Caps(
             max_targets=args.max_targets,
             max_bytes=args.max_bytes,
@@ -123,6 +129,8 @@ def _run_promote(args: argparse.Namespace) -> CliOutput:
         version=args.version,
         reason=args.reason,
         quality_dir=args.quality_dir,
+        guardrail_state=args.guardrail_state,
+        prometheus_url=args.prometheus_url,
         policy=_policy(args),
         audit_url=args.audit_url,
         operations_log=args.operations_log,
@@ -149,6 +157,39 @@ def _decide(args: argparse.Namespace) -> CliOutput:
     )
 
 
+def _serve(args: argparse.Namespace) -> CliOutput:
+    """Serve until stopped; the JSON says what was served and against which API."""
+    return CliOutput(
+        serve_deployments(
+            args.prefect_file,
+            names=args.deployment or [],
+            limit=args.limit,
+            host=args.host,
+            port=args.port,
+        )
+    )
+
+
+def _serve_command(commands: argparse._SubParsersAction[Any]) -> None:
+    """``serve``: the deployments of deploy/prefect.yaml from this process (flows.serve)."""
+    command = commands.add_parser(
+        "serve",
+        help="serve the deployments of deploy/prefect.yaml from this process until stopped",
+    )
+    command.add_argument("--prefect-file", default=str(DEFAULT_PREFECT_FILE))
+    command.add_argument(
+        "--deployment", action="append", metavar="NAME", help="serve only this one (repeatable)"
+    )
+    command.add_argument("--limit", type=int, help="most flow runs at once (default: no limit)")
+    command.add_argument(
+        "--host", default="127.0.0.1", help="local server address, without PREFECT_API_URL"
+    )
+    command.add_argument(
+        "--port", type=int, default=4200, help="local server port, without PREFECT_API_URL"
+    )
+    command.set_defaults(handler=_serve)
+
+
 def _run_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     group = options.add_argument_group("approval and audit")
@@ -166,7 +207,14 @@ def _run_options() -> argparse.ArgumentParser:
     return options
 
 
-def _cap_options(command: argparse.ArgumentParser) -> None:
+def _window_and_cap_options(command: argparse.ArgumentParser) -> None:
+    """The caps, and the rolling age window (resolved when the run starts)."""
+    command.add_argument(
+        "--older-than-days", type=int, metavar="N", help="until = N days before the run starts"
+    )
+    command.add_argument(
+        "--newer-than-days", type=int, metavar="N", help="since = N days before the run starts"
+    )
     command.add_argument("--max-targets", type=int)
     command.add_argument("--max-bytes", type=int)
     command.add_argument("--keep-newest", type=int, help="keep the newest N per category")
@@ -192,7 +240,7 @@ def build_parser() -> OneLineArgumentParser:
         action="store_true",
         help="apply only the signal-quality retention; delete no report",
     )
-    _cap_options(purge_cmd)
+    _window_and_cap_options(purge_cmd)
     purge_cmd.set_defaults(handler=_run_purge)
 
     archive_cmd = flows.add_parser(
@@ -211,7 +259,7 @@ def build_parser() -> OneLineArgumentParser:
         action="store_true",
         help="delete each source once its archive was written and verified",
     )
-    _cap_options(archive_cmd)
+    _window_and_cap_options(archive_cmd)
     archive_cmd.set_defaults(handler=_run_archive)
 
     restore_cmd = flows.add_parser(
@@ -229,6 +277,17 @@ def build_parser() -> OneLineArgumentParser:
     promote_cmd.add_argument("--version", required=True)
     promote_cmd.add_argument("--reason", required=True)
     promote_cmd.add_argument("--quality-dir", default="var/models/quality")
+    promote_cmd.add_argument(
+        "--guardrail-state",
+        choices=("none", "active", "kill_switch"),
+        default="none",
+        help="risk guardrail state at the time of the change (labels the model-change metrics)",
+    )
+    promote_cmd.add_argument(
+        "--prometheus-url",
+        help="where the approval reads the stage7 guardrail share "
+        "(default: BOT_CORE_PROMETHEUS_URL)",
+    )
     promote_cmd.set_defaults(handler=_run_promote)
 
     pending = commands.add_parser("pending", help="paused runs waiting for a decision (JSON)")
@@ -247,6 +306,7 @@ def build_parser() -> OneLineArgumentParser:
             help="explicitly override this cap (repeatable)",
         )
         command.set_defaults(handler=_decide, decision=decision)
+    _serve_command(commands)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""What every maintenance flow shares: its audit run, its report, the operations log.
+"""What every maintenance flow shares: its audit run, its report, the operations log, and
+the Prometheus metrics pushed at the end of every run.
 
 Kept apart from the flows so each flow body reads as the chain and nothing more.
 """
@@ -7,28 +8,45 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
+from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.concurrency.sync import concurrency
 from prefect.context import FlowRunContext
 
 from bot_core._types import Document, UtcDateTime
 from bot_core.audit import AuditRun, AuditStore, load_settings, open_backup_store, open_store
+from bot_core.errors import BotCoreError
+from bot_core.metrics import (
+    DEFAULT_WINDOW,
+    ActedOn,
+    GuardrailShare,
+    MaintenanceOperation,
+    MaintenanceRun,
+    PushReceipt,
+    guardrail_share,
+    load_metrics_settings,
+    record_maintenance_run,
+)
 
 __all__ = [
     "DEFAULT_CONCURRENCY_LIMIT",
     "DEFAULT_OPERATIONS_LOG",
+    "ActedOn",
     "FlowOutcome",
     "RunContext",
     "announce_outcome",
     "append_operations_log",
+    "best_effort_push",
     "current_run",
     "destructive_section",
     "ensure_concurrency_limit",
+    "promotion_guardrail_share",
     "publish_report",
+    "push_outcome_metrics",
 ]
 
 DEFAULT_OPERATIONS_LOG = "docs/audit/paper_trading_log.md"
@@ -119,7 +137,7 @@ class OperationsLine(Document):
 
 
 def announce_outcome(
-    operation: str,
+    operation: MaintenanceOperation,
     flow_run_id: str,
     outcome: FlowOutcome,
     message: str,
@@ -128,9 +146,12 @@ def announce_outcome(
     plan_sha256: str | None,
     markdown: str,
     operations_log: str,
+    acted: Sequence[ActedOn] = (),
+    approval_wait_seconds: float | None = None,
 ) -> None:
     """The report step's side effects shared by every flow: the markdown artifact
-    ``maintenance-<operation>-report`` and one line in the operations log."""
+    ``maintenance-<operation>-report``, one line in the operations log, and the run's
+    metrics on the Pushgateway (``acted``: what the run did to its targets)."""
     publish_report(f"maintenance-{operation}-report", markdown, f"{operation} {outcome}")
     append_operations_log(
         operations_log,
@@ -144,6 +165,56 @@ def announce_outcome(
             detail=message,
         ).render(),
     )
+    push_outcome_metrics(
+        operation, outcome, acted=acted, approval_wait_seconds=approval_wait_seconds
+    )
+
+
+def best_effort_push(what: str, push: Callable[[], PushReceipt | None]) -> PushReceipt | None:
+    """Run ``push``; a failure (Pushgateway down, timeout, bad setting) is a warning.
+
+    Why: metrics describe a run, they are not part of it; the run already happened, and its
+    outcome and audit records must not depend on a monitoring server.
+    """
+    try:
+        return push()
+    except BotCoreError as exc:
+        get_run_logger().warning("%s metrics not pushed: %s", what, exc)
+        return None
+
+
+def push_outcome_metrics(
+    operation: MaintenanceOperation,
+    outcome: FlowOutcome,
+    *,
+    acted: Sequence[ActedOn] = (),
+    approval_wait_seconds: float | None = None,
+) -> PushReceipt | None:
+    """Push ``bot_core_maintenance_*`` for one finished run (best effort; ``None`` when no
+    Pushgateway is configured or the push failed)."""
+    run = MaintenanceRun(
+        operation=operation,
+        outcome=outcome,
+        acted=list(acted),
+        approval_wait_seconds=approval_wait_seconds,
+        finished_at=datetime.now(UTC),
+    )
+    return best_effort_push(operation, lambda: record_maintenance_run(run))
+
+
+def promotion_guardrail_share(model: str, prometheus_url: str | None) -> GuardrailShare:
+    """The stage7 share for the promotion approval; a bad URL becomes "unavailable"."""
+    try:
+        settings = load_metrics_settings(prometheus_url=prometheus_url)
+    except BotCoreError as exc:
+        return GuardrailShare(
+            status="unavailable",
+            model=model,
+            window=DEFAULT_WINDOW,
+            reason=str(exc),
+            measured_at=datetime.now(UTC),
+        )
+    return guardrail_share(settings, model=model)
 
 
 def ensure_concurrency_limit(name: str) -> None:

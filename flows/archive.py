@@ -57,6 +57,7 @@ from bot_core.reporting import (
     PurgePlan,
     PurgeResult,
     plan_source_removal,
+    within_age_window,
 )
 from flows._approval import (
     ApprovalPolicy,
@@ -71,12 +72,13 @@ from flows._approval import (
 from flows._common import (
     DEFAULT_CONCURRENCY_LIMIT,
     DEFAULT_OPERATIONS_LOG,
+    ActedOn,
     FlowOutcome,
     RunContext,
     announce_outcome,
     destructive_section,
 )
-from flows.purge import BackupEntry, OverviewRecord, default_requester
+from flows.purge import BackupEntry, OverviewRecord, default_requester, run_filters
 from tasks import (
     ArchiveVerification,
     build_overview,
@@ -191,8 +193,7 @@ class ArchiveReport(Document):
 
 def archive_run_name() -> str:
     """``archive-<categories>-until-<date>``, from the run's parameters."""
-    raw = flow_run.parameters.get("filters")
-    filters = raw if isinstance(raw, Filters) else Filters.model_validate(raw or {})
+    filters = run_filters(flow_run.parameters)
     name = f"archive-{'+'.join(filters.categories) or 'all'}"
     if filters.since is not None:
         name += f"-since-{filters.since.date().isoformat()}"
@@ -209,6 +210,8 @@ def archive(
     format: ArchiveFormat = "directory",
     overwrite: bool = False,
     delete_after: bool = False,
+    older_than_days: int | None = None,
+    newer_than_days: int | None = None,
     caps: Caps | None = None,
     policy: ApprovalPolicy | None = None,
     audit_url: str | None = None,
@@ -221,8 +224,15 @@ def archive(
     reasons, caps); approval; verified backup of every existing archive ``overwrite``
     replaces; execution of exactly the approved plan; read-back verification of every
     archive; with ``delete_after``, removal of the sources whose archive verified (each
-    re-checked against its fingerprint); report.
+    re-checked against its fingerprint); report.  ``older_than_days`` / ``newer_than_days``
+    set ``until`` / ``since`` relative to the start of the run (the schedules' windows).
     """
+    filters = within_age_window(
+        filters or Filters(),
+        now=datetime.now(UTC),
+        older_than_days=older_than_days,
+        newer_than_days=newer_than_days,
+    )
     store = _s3_store(destination, format, overwrite)
     with _staging_directory(store) as staging:
         return _archive(
@@ -576,8 +586,28 @@ class _Finisher:
             plan_sha256=self.sha,
             markdown=_markdown(report),
             operations_log=self.operations_log,
+            acted=self._acted(),
+            approval_wait_seconds=self.approval.wait_seconds if self.approval else None,
         )
         return report
+
+    def _acted(self) -> list[ActedOn]:
+        """Archives that verified (and the bytes copied), and sources removed after them."""
+        acted: list[ActedOn] = []
+        if self.execution is not None and self.verification is not None:
+            acted.append(
+                ActedOn(
+                    action="archived",
+                    targets=self.verification.verified_count,
+                    bytes=self.execution.copied_size,
+                )
+            )
+        if self.source_removal is not None:
+            removal = self.source_removal
+            acted.append(
+                ActedOn(action="removed", targets=removal.deleted_count, bytes=removal.removed_size)
+            )
+        return acted
 
 
 def _markdown(report: ArchiveReport) -> str:

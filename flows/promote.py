@@ -6,6 +6,11 @@ model's champion and challengers), ``dry-run`` (the :class:`PromotionPlan` and i
 ``approval``, ``backup``, ``execution`` (the :class:`PromoteResult`) and the final
 ``report``.  The promotion passes ``expect_champion`` = the planned champion, so a champion
 that changed after the approval makes the promotion fail with nothing written.
+
+Before the pause the stage7 guardrail share is read from Prometheus and shown to the
+approver (and kept in the ``dry-run`` record); a completed promotion is counted in
+``auto_trader_model_changes_total`` (``guardrail_state`` says whether a risk guardrail was
+active: the caller knows, the flow does not guess).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from prefect.runtime import flow_run
 from bot_core._types import Document
 from bot_core.audit import BackupVerification, StoredBackup
 from bot_core.errors import BotCoreError
+from bot_core.metrics import GuardrailShare, ModelChangeGuardrailState, record_model_change
 from bot_core.registry import (
     DEFAULT_AUDIT_DIR,
     DEFAULT_LOG_PATH,
@@ -39,10 +45,13 @@ from flows._approval import (
 from flows._common import (
     DEFAULT_CONCURRENCY_LIMIT,
     DEFAULT_OPERATIONS_LOG,
+    ActedOn,
     FlowOutcome,
     RunContext,
     announce_outcome,
+    best_effort_push,
     destructive_section,
+    promotion_guardrail_share,
 )
 from flows.purge import default_requester
 from tasks import create_backup, list_champions, plan_promotion, promote, record_step, verify_backup
@@ -58,6 +67,8 @@ class PromotePlanRecord(Document):
 
     plan_sha256: str
     plan: PromotionPlan
+    guardrail_share: GuardrailShare | None = None
+    """The stage7 share the approver was shown, or why it was unavailable."""
 
 
 class RegistryBackupRecord(Document):
@@ -113,12 +124,16 @@ def promote_champion(
     audit_url: str | None = None,
     operations_log: str = DEFAULT_OPERATIONS_LOG,
     concurrency_limit: str | None = DEFAULT_CONCURRENCY_LIMIT,
+    guardrail_state: ModelChangeGuardrailState = "none",
+    prometheus_url: str | None = None,
 ) -> PromotionReport:
     """Make challenger ``version`` of ``model`` its champion, once the plan is approved.
 
     Steps: overview (champion and challengers); dry-run (the promotion plan and its sha256);
     approval; verified backup of ``champion.json``, ``challengers.json`` and
     ``history.jsonl``; promotion with ``expect_champion`` set to the planned champion; report.
+    ``prometheus_url`` (default ``BOT_CORE_PROMETHEUS_URL``) is where the guardrail share is
+    read; ``guardrail_state`` labels the model-change metrics of a completed promotion.
     """
     run = RunContext(OPERATION, audit_url)
     policy = policy or ApprovalPolicy(requester=default_requester())
@@ -135,7 +150,12 @@ def promote_champion(
         decided_at=datetime.now(UTC),
     )
     sha = plan_digest(plan)
-    plan_key = record_step(run.audit, "dry-run", PromotePlanRecord(plan_sha256=sha, plan=plan))
+    share = promotion_guardrail_share(model, prometheus_url)
+    plan_key = record_step(
+        run.audit,
+        "dry-run",
+        PromotePlanRecord(plan_sha256=sha, plan=plan, guardrail_share=share),
+    )
 
     summary = PlanSummary(
         operation="promote",
@@ -158,6 +178,7 @@ def promote_champion(
         plan_record_key=plan_key,
         audit_store=run.store_name,
         timeout_seconds=policy.timeout_seconds,
+        guardrail_share=share,
     )
     approval = obtain_approval(sha, policy, [], summary)
     record_step(run.audit, "approval", approval)
@@ -197,6 +218,10 @@ def promote_champion(
             raise
         record_step(run.audit, "execution", result)
 
+    best_effort_push(
+        "model change",
+        lambda: record_model_change(model=model, source="manual", guardrail_state=guardrail_state),
+    )
     message = f"{model}: {plan.previous_version or '-'} -> {plan.version}"
     return _finish(
         run, policy, operations_log, "completed", message, plan, sha, approval, stored, result
@@ -242,5 +267,7 @@ def _finish(
         f"- approval: {approval.outcome} by {approval.approver or '-'}\n"
         f"- plan sha256: `{sha}`\n- audit: `{run.audit.prefix}`",
         operations_log=operations_log,
+        acted=[ActedOn(action="promoted", targets=1)] if execution is not None else [],
+        approval_wait_seconds=approval.wait_seconds,
     )
     return report

@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import os
 from datetime import UTC, datetime
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
@@ -28,6 +29,7 @@ from bot_core.reporting import (
     Overview,
     PurgePlan,
     PurgeResult,
+    within_age_window,
 )
 from flows._approval import (
     ApprovalPolicy,
@@ -42,6 +44,7 @@ from flows._approval import (
 from flows._common import (
     DEFAULT_CONCURRENCY_LIMIT,
     DEFAULT_OPERATIONS_LOG,
+    ActedOn,
     FlowOutcome,
     RunContext,
     announce_outcome,
@@ -65,6 +68,7 @@ __all__ = [
     "default_requester",
     "purge",
     "purge_run_name",
+    "run_filters",
 ]
 
 OPERATION = "maintenance/purge"
@@ -125,6 +129,22 @@ class PurgeReport(Document):
     audit_keys: list[str]
 
 
+def run_filters(parameters: dict[str, Any]) -> Filters:
+    """The filters a run's parameters mean now (``older_than_days``/``newer_than_days``
+    resolved), for its name; a window the flow will refuse is named without it."""
+    raw = parameters.get("filters")
+    filters = raw if isinstance(raw, Filters) else Filters.model_validate(raw or {})
+    try:
+        return within_age_window(
+            filters,
+            now=datetime.now(UTC),
+            older_than_days=parameters.get("older_than_days"),
+            newer_than_days=parameters.get("newer_than_days"),
+        )
+    except BotCoreError:
+        return filters
+
+
 def default_requester() -> str:
     """The operating-system user, as the requester of an ad-hoc run."""
     try:
@@ -135,8 +155,7 @@ def default_requester() -> str:
 
 def purge_run_name() -> str:
     """``purge-<categories>-until-<date>``, from the run's parameters."""
-    raw = flow_run.parameters.get("filters")
-    filters = raw if isinstance(raw, Filters) else Filters.model_validate(raw or {})
+    filters = run_filters(flow_run.parameters)
     categories = "+".join(filters.categories) or "all"
     name = f"purge-{categories}"
     if filters.since is not None:
@@ -153,6 +172,8 @@ def purge(
     signal_quality_dir: str = DEFAULT_SIGNAL_QUALITY_DIR,
     signal_quality_retention_days: int = DEFAULT_RETENTION_DAYS,
     include_reports: bool = True,
+    older_than_days: int | None = None,
+    newer_than_days: int | None = None,
     caps: Caps | None = None,
     policy: ApprovalPolicy | None = None,
     audit_url: str | None = None,
@@ -165,10 +186,18 @@ def purge(
     :class:`Approval` bound to the plan sha256); verified backup of every target; execution
     of exactly the approved plan; report (final audit record, artifact, operations log).
     ``include_reports=False`` applies only the signal-quality retention (no report is
-    deleted); the overview still records what the filters match.
+    deleted); the overview still records what the filters match.  ``older_than_days`` /
+    ``newer_than_days`` set ``until`` / ``since`` relative to the start of the run (the
+    schedules' rolling windows).
     """
     run = RunContext(OPERATION, audit_url)
-    filters = filters or Filters()
+    now = datetime.now(UTC)
+    filters = within_age_window(
+        filters or Filters(),
+        now=now,
+        older_than_days=older_than_days,
+        newer_than_days=newer_than_days,
+    )
     caps = caps or Caps()
     policy = policy or ApprovalPolicy(requester=default_requester())
     logger = get_run_logger()
@@ -180,7 +209,7 @@ def purge(
     plan = plan_purge(
         catalog,
         filters,
-        now=datetime.now(UTC),
+        now=now,
         signal_quality_dir=signal_quality_dir,
         signal_quality_retention_days=signal_quality_retention_days,
         include_reports=include_reports,
@@ -346,6 +375,12 @@ def _finish(
         plan_sha256=plan.sha256,
         markdown=_markdown(report),
         operations_log=operations_log,
+        acted=[]
+        if execution is None
+        else [
+            ActedOn(action="removed", targets=execution.deleted_count, bytes=execution.removed_size)
+        ],
+        approval_wait_seconds=approval.wait_seconds if approval else None,
     )
     return report
 

@@ -42,6 +42,7 @@ from flows._approval import (
 from flows._common import (
     DEFAULT_CONCURRENCY_LIMIT,
     DEFAULT_OPERATIONS_LOG,
+    ActedOn,
     FlowOutcome,
     RunContext,
     announce_outcome,
@@ -182,6 +183,7 @@ def restore(
 
     manifest, manifest_sha = load_backup_manifest(run.backup_store, backup_id)
     record_step(run.audit, "overview", RestoreOverviewRecord.of(manifest, manifest_sha))
+    finish.sizes = {entry.path: entry.size for entry in manifest.entries}
 
     plan = _plan(run, backup_id, manifest_sha, target, overwrite, finish)
     plan_key = record_step(run.audit, "dry-run", plan)
@@ -342,6 +344,7 @@ class _Finisher:
         self.approval: ApprovalRecord | None = None
         self.backup_ids: list[str] = []
         self.execution: RestoreResult | None = None
+        self.sizes: dict[str, int] = {}
 
     def __call__(self, outcome: FlowOutcome, message: str) -> RestoreReport:
         run = self.run
@@ -377,5 +380,15 @@ class _Finisher:
             f"- plan sha256: `{sha}`\n- safety backups: {', '.join(self.backup_ids) or '-'}\n"
             f"- audit: `{run.audit.prefix}`",
             operations_log=self.operations_log,
+            acted=self._acted(),
+            approval_wait_seconds=self.approval.wait_seconds if self.approval else None,
         )
         return report
+
+    def _acted(self) -> list[ActedOn]:
+        """Files restored or replaced, with their sizes from the backup's manifest."""
+        if self.execution is None:
+            return []
+        done = [e for e in self.execution.entries if e.status in ("restored", "replaced")]
+        size = sum(self.sizes.get(entry.path, 0) for entry in done)
+        return [ActedOn(action="restored", targets=len(done), bytes=size)]

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from bot_core._cli import CliOutput
+from bot_core.errors import BotCoreError
+from bot_core.metrics import ModelChangeGuardrailState, record_model_change
 from bot_core.registry._config import DEFAULT_AUDIT_DIR, DEFAULT_QUALITY_DIR
 from bot_core.registry._listing import list_champions
 from bot_core.registry._promote import promote
@@ -41,19 +44,34 @@ and the history must still say that nobody gave a reason.  A blank ``--reason`` 
 
 
 def _promote(args: argparse.Namespace) -> CliOutput:
-    return CliOutput(
-        promote(
-            args.quality_dir,
-            model=args.model,
-            version=args.version,
-            reason=args.reason if args.reason is not None else NO_REASON_GIVEN,
-            approver=args.approver if args.approver is not None else current_user(),
-            audit_dir=args.audit_dir,
-            expect_champion=args.expect_champion,
-            dry_run=args.dry_run,
-            now=datetime.now(UTC),
-        )
+    result = promote(
+        args.quality_dir,
+        model=args.model,
+        version=args.version,
+        reason=args.reason if args.reason is not None else NO_REASON_GIVEN,
+        approver=args.approver if args.approver is not None else current_user(),
+        audit_dir=args.audit_dir,
+        expect_champion=args.expect_champion,
+        dry_run=args.dry_run,
+        now=datetime.now(UTC),
     )
+    if result.status == "ok" and not args.dry_run:
+        _count_model_change(result.model, args.guardrail_state)
+    return CliOutput(result)
+
+
+def _count_model_change(model: str, guardrail_state: ModelChangeGuardrailState) -> None:
+    """Push the promotion to ``auto_trader_model_changes_total`` when a Pushgateway is set.
+
+    The promotion is already committed: a metrics failure is one warning line on stderr and
+    changes neither stdout nor the exit status.
+    """
+    try:
+        record_model_change(model=model, source="manual", guardrail_state=guardrail_state)
+    except BotCoreError as exc:
+        line = " ".join(str(exc).split())
+        sys.stderr.write(f"warning: model change metrics not pushed: {line}\n")
+        sys.stderr.flush()
 
 
 def add_registry_commands(commands: argparse._SubParsersAction[Any]) -> None:
@@ -131,5 +149,12 @@ def add_registry_commands(commands: argparse._SubParsersAction[Any]) -> None:
         "--dry-run",
         action="store_true",
         help="show what would change (old and new champion, metric deltas); write nothing",
+    )
+    promote_parser.add_argument(
+        "--guardrail-state",
+        choices=get_args(ModelChangeGuardrailState),
+        default="none",
+        help="risk guardrail at the time of the promotion, for "
+        "auto_trader_model_change_guardrail_blocks_total (default: none)",
     )
     promote_parser.set_defaults(handler=_promote)

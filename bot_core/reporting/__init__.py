@@ -11,7 +11,7 @@ from bot_core.reporting._api import DEFAULT_BASE_DIR, archive, delete, overview,
 from bot_core.reporting._archive import execute_archive
 from bot_core.reporting._cli import filter_options, filters_from_args
 from bot_core.reporting._execute import execute_delete, execute_purge, plan_delete
-from bot_core.reporting._filters import Filters, parse_filters
+from bot_core.reporting._filters import Filters, parse_filters, within_age_window
 from bot_core.reporting._models import (
     ArchivePlan,
     ArchivePlannedTarget,
@@ -80,4 +80,5 @@ __all__ = [
     "scan",
     "scan_reports",
     "select_reports",
+    "within_age_window",
 ]

@@ -7,7 +7,7 @@ message everywhere, naming the command-line option an operator would type.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
@@ -23,6 +23,7 @@ __all__ = [
     "SummaryStatusFilter",
     "parse_filters",
     "parse_timestamp",
+    "within_age_window",
 ]
 
 SortKey = Literal["updated_at", "created_at", "name", "size"]
@@ -142,3 +143,34 @@ def parse_filters(**values: Any) -> Filters:
         return Filters.model_validate(given)
     except ValidationError as exc:
         raise InvalidFilterError(_describe(exc.errors()[0])) from exc
+
+
+def within_age_window(
+    filters: Filters,
+    *,
+    now: datetime,
+    older_than_days: int | None = None,
+    newer_than_days: int | None = None,
+) -> Filters:
+    """``filters`` with ``until = now - older_than_days`` and ``since = now - newer_than_days``.
+
+    Why: a scheduled run means a rolling window ("smoke reports older than 30 days"), not a
+    date typed once into a deployment.  The window is resolved once, at the start of the run,
+    so the sealed plan and the audit records carry the actual dates.  Giving both a date and
+    the matching age is refused rather than guessed.
+    """
+    updates: dict[str, datetime] = {}
+    for days, field, option, opposite in (
+        (older_than_days, "until", "older_than_days", filters.until),
+        (newer_than_days, "since", "newer_than_days", filters.since),
+    ):
+        if days is None:
+            continue
+        if days < 0:
+            raise InvalidFilterError(f"{option} must be 0 or more, got {days}")
+        if opposite is not None:
+            raise InvalidFilterError(f"give either {field} or {option}, not both")
+        updates[field] = now - timedelta(days=days)
+    if not updates:
+        return filters
+    return parse_filters(**{**filters.model_dump(), **updates})

@@ -1,45 +1,28 @@
-"""One Prefect API for the whole flows test session, and helpers to drive paused runs.
-
-``prefect_test_harness`` starts a temporary server (~6 s), so it is session-scoped; the
-global concurrency limit the flows hold (strict) is created once on it.
-"""
+"""Helpers to drive paused flow runs; every test here uses the session's Prefect API."""
 
 from __future__ import annotations
 
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect import get_client
-from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-from prefect.testing.utilities import prefect_test_harness
 
 from flows._approval import PlanSummary
 from flows._client import pending_runs, plan_of
-from flows._common import DEFAULT_CONCURRENCY_LIMIT
 from tests.s3server import s3_server
 
 __all__ = ["s3_server"]  # re-exported: the SeaweedFS server the S3 archive tests use
 
-os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-
 
 @pytest.fixture(scope="session", autouse=True)
-def prefect_api() -> Iterator[None]:
-    """A temporary Prefect server and database for every flow test."""
-    with prefect_test_harness(server_startup_timeout=60):
-        with get_client(sync_client=True) as client:
-            client.create_global_concurrency_limit(
-                GlobalConcurrencyLimitCreate(name=DEFAULT_CONCURRENCY_LIMIT, limit=1)
-            )
-        yield
+def flows_share_the_prefect_api(prefect_api: None) -> None:
+    """Every flow test runs against the session's Prefect API (tests/conftest.py)."""
 
 
 def write_report(base: Path, identifier: str, updated: datetime, *, exports: int = 2) -> Path:

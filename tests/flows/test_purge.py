@@ -233,3 +233,20 @@ def test_signal_quality_only_purge_keeps_every_report(tree: Tree) -> None:
     assert report.execution is not None and report.execution.targets == []
     assert tree.files() == before, "no report may be touched"
     assert not old_file.exists() and fresh_file.exists()
+
+
+def test_older_than_days_is_resolved_when_the_run_starts(tree: Tree) -> None:
+    report = purge(
+        filters=parse_filters(categories=["smoke"]),
+        older_than_days=(datetime.now(UTC) - datetime(2024, 4, 1, tzinfo=UTC)).days,
+        base_dir=str(tree.base),
+        signal_quality_dir=str(tree.signal_quality),
+        policy=ApprovalPolicy(requester="scheduler", auto_approve=True),
+        audit_url=str(tree.audit),
+        operations_log=str(tree.ops_log),
+    )
+    assert report.outcome == "completed", report.message
+    assert report.execution is not None
+    assert sorted(t.relative_path for t in report.execution.targets) == tree.old_smoke
+    assert report.execution.filters.until is not None
+    assert report.execution.filters.until.date().isoformat() in ("2024-03-31", "2024-04-01")

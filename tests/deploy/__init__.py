@@ -1,0 +1,1 @@
+"""Tests of deploy/: Grafana provisioning, Prometheus config and alert rules."""
