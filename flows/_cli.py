@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from bot_core._cli import CliOutput, OneLineArgumentParser, run_cli
+from bot_core._cli import CliOutput, Handler, OneLineArgumentParser, run_cli
 from bot_core.reporting import (
     DEFAULT_BASE_DIR,
     DEFAULT_RETENTION_DAYS,
@@ -22,7 +22,7 @@ from bot_core.reporting import (
     filters_from_args,
 )
 from flows._approval import ApprovalPolicy, Caps
-from flows._client import decide, pending_runs
+from flows._client import decide, pending_runs, require_reachable_api
 from flows._common import (
     DEFAULT_CONCURRENCY_LIMIT,
     DEFAULT_OPERATIONS_LOG,
@@ -241,7 +241,7 @@ def build_parser() -> OneLineArgumentParser:
         help="apply only the signal-quality retention; delete no report",
     )
     _window_and_cap_options(purge_cmd)
-    purge_cmd.set_defaults(handler=_run_purge)
+    purge_cmd.set_defaults(handler=_after_api_check(_run_purge))
 
     archive_cmd = flows.add_parser(
         "archive", parents=[filter_options(), _run_options()], help="archive reports"
@@ -260,7 +260,7 @@ def build_parser() -> OneLineArgumentParser:
         help="delete each source once its archive was written and verified",
     )
     _window_and_cap_options(archive_cmd)
-    archive_cmd.set_defaults(handler=_run_archive)
+    archive_cmd.set_defaults(handler=_after_api_check(_run_archive))
 
     restore_cmd = flows.add_parser(
         "restore", parents=[_run_options()], help="restore a backup from the backup store"
@@ -270,7 +270,7 @@ def build_parser() -> OneLineArgumentParser:
     restore_cmd.add_argument(
         "--overwrite", action="store_true", help="also replace files newer than the backup's"
     )
-    restore_cmd.set_defaults(handler=_run_restore)
+    restore_cmd.set_defaults(handler=_after_api_check(_run_restore))
 
     promote_cmd = flows.add_parser("promote", parents=[_run_options()], help="promote a model")
     promote_cmd.add_argument("--model", required=True)
@@ -288,10 +288,10 @@ def build_parser() -> OneLineArgumentParser:
         help="where the approval reads the stage7 guardrail share "
         "(default: BOT_CORE_PROMETHEUS_URL)",
     )
-    promote_cmd.set_defaults(handler=_run_promote)
+    promote_cmd.set_defaults(handler=_after_api_check(_run_promote))
 
     pending = commands.add_parser("pending", help="paused runs waiting for a decision (JSON)")
-    pending.set_defaults(handler=_pending)
+    pending.set_defaults(handler=_after_api_check(_pending))
 
     for decision, verb in (("approve", "approve"), ("reject", "reject")):
         command = commands.add_parser(verb, help=f"{verb} a paused run")
@@ -305,9 +305,19 @@ def build_parser() -> OneLineArgumentParser:
             choices=["max_targets", "max_bytes", "keep_newest_per_category"],
             help="explicitly override this cap (repeatable)",
         )
-        command.set_defaults(handler=_decide, decision=decision)
+        command.set_defaults(handler=_after_api_check(_decide), decision=decision)
     _serve_command(commands)
     return parser
+
+
+def _after_api_check(handler: Handler) -> Handler:
+    """``handler``, run only once the Prefect API answers (see :func:`require_reachable_api`)."""
+
+    def checked(args: argparse.Namespace) -> CliOutput:
+        require_reachable_api()
+        return handler(args)
+
+    return checked
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,12 +21,21 @@ from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import resume_flow_run
 from prefect.input import read_flow_run_input
 from prefect.input.run_input import keyset_from_paused_state
+from prefect.settings import PREFECT_API_URL
 
 from bot_core._types import Document
-from bot_core.errors import InvalidInputError
+from bot_core.errors import InvalidInputError, OperationError
 from flows._approval import PLAN_INPUT_KEY, Approval, CapName, PlanSummary
 
-__all__ = ["PendingRun", "PendingRuns", "ResumeResult", "decide", "pending_runs", "plan_of"]
+__all__ = [
+    "PendingRun",
+    "PendingRuns",
+    "ResumeResult",
+    "decide",
+    "pending_runs",
+    "plan_of",
+    "require_reachable_api",
+]
 
 
 class PendingRun(Document):
@@ -53,6 +62,23 @@ class ResumeResult(Document):
     reason: str
     plan_sha256: str
     overrides: list[CapName]
+
+
+def require_reachable_api() -> None:
+    """Refuse to start when ``PREFECT_API_URL`` names a server that does not answer.
+
+    Why: otherwise the first API call deep inside Prefect fails with a connection traceback;
+    an operator should read one line saying which server is down, before anything ran.
+    Without ``PREFECT_API_URL`` Prefect starts a temporary local server, nothing to check.
+    """
+    url = PREFECT_API_URL.value()
+    if not url:
+        return
+    with get_client(sync_client=True) as client:
+        problem = client.api_healthcheck()
+    if problem is not None:
+        reason = str(problem) or type(problem).__name__
+        raise OperationError(f"the Prefect API at {url} does not answer: {reason}")
 
 
 def pending_runs() -> PendingRuns:

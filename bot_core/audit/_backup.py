@@ -508,16 +508,23 @@ def _add_node(walk: _Walk, dir_fd: int, name: str, raw: str, st: os.stat_result)
     # sockets, fifos and devices are not report data: they are skipped
 
 
+def _checked_parts(requested: str) -> list[str]:
+    """The components of one requested path, or :class:`UnsafePathError` (``..``, absolute,
+    the root itself)."""
+    try:
+        parts = split_relative(requested)
+    except ValueError as exc:
+        raise UnsafePathError(f"backup path refused: {exc}") from exc
+    if not parts:
+        raise UnsafePathError("backup path refused: the source root itself; name its contents")
+    return parts
+
+
 def _walk_sources(root_fd: int, paths: Sequence[str], walk: _Walk) -> list[str]:
     """Add every requested path (and its ancestors, for their metadata); return the missing."""
     missing: list[str] = []
     for requested in paths:
-        try:
-            parts = split_relative(requested)
-        except ValueError as exc:
-            raise UnsafePathError(f"backup path refused: {exc}") from exc
-        if not parts:
-            raise UnsafePathError("backup path refused: the source root itself; name its contents")
+        parts = _checked_parts(requested)
         raw = "/".join(parts)
         try:
             for depth in range(1, len(parts)):
@@ -582,6 +589,8 @@ def create_backup(
     report = progress or NullProgress()
     created_at = as_utc(now or datetime.now(UTC))
     backup_id = _check_backup_id(backup_id or new_backup_id(created_at))
+    for requested in paths:
+        _checked_parts(requested)  # refuse a bad path before the store is touched at all
     manifest_key = _backup_key(backup_id, MANIFEST_NAME)
     if store.exists(manifest_key):
         raise BackupError(f"backup {backup_id} already exists in {store.location}")

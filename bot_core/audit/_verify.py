@@ -118,15 +118,21 @@ def _record_keys(
     keys = store.list_keys(prefix)
     spooled = set(store.spooled_keys()) if isinstance(store, SpoolingAuditStore) else set()
     runs: dict[str, list[RecordKey]] = defaultdict(list)
-    stray: list[str] = []
+    unparsed: list[str] = []
+    groups: set[str] = set()
     for key in keys:
         if key.split("/", 1)[0] == BACKUPS_PREFIX:
             continue
         parsed = parse_record_key(key)
         if parsed is None:
-            stray.append(key)
+            unparsed.append(key)
         else:
             runs[parsed.run_prefix].append(parsed)
+            groups.add(key.split("/", 1)[0])
+    # Only a key inside a record group (``maintenance/...``) can be an insertion into the
+    # audit; other folders under the same root (the runbook keeps audit/champion_diffs,
+    # audit/champion_promotions, audit/daily_archives there) belong to other tools.
+    stray = [key for key in unparsed if key.split("/", 1)[0] in groups]
     return runs, stray, spooled
 
 

@@ -104,6 +104,17 @@ def test_clean_and_open_runs_verify(backend: Backend) -> None:
     assert result.open_run_count == 1
 
 
+def test_other_tools_folders_beside_the_records_are_not_insertions(backend: Backend) -> None:
+    # The runbook keeps champion diffs, promotion entries and daily archives under audit/.
+    write_run(backend.store, run_id="done")
+    backend.write("champion_diffs/champion_diff_20240601T120000.json", b"{}")
+    backend.write("champion_promotions/decision_engine/20240601_v2/summary.json", b"{}")
+    backend.write("daily_archives/daily/2024-06-01.zip", b"PK")
+    result = verify_records(backend.store)
+    assert result.status == "ok"
+    assert result.stray_keys == []
+
+
 def test_verify_catches_an_edit(backend: Backend) -> None:
     write_run(backend.store)
     envelope = json.loads(backend.read(key(2, "dry-run")))

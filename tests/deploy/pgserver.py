@@ -309,11 +309,18 @@ class PrefectServer:
     """``prefect server start`` on 127.0.0.1 with its own ``PREFECT_HOME`` and database."""
 
     def __init__(
-        self, home: Path, *, database_url: str | None = None, extra_env: Mapping[str, str] = {}
+        self,
+        home: Path,
+        *,
+        database_url: str | None = None,
+        extra_env: Mapping[str, str] = {},
+        port: int | None = None,
     ) -> None:
+        """``port``: a given one restarts a server where its clients expect it (the outage
+        tests stop the API and bring it back on the same address and database)."""
         self.home = home
         self.home.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
         self.api_url = f"http://127.0.0.1:{self.port}/api"
         env = prefect_env(home)
         # The UI is not needed by the tests and its static build costs seconds.
