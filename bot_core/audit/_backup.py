@@ -35,10 +35,11 @@ import stat
 import tarfile
 import zlib
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Literal
+from typing import IO, Any, BinaryIO, Literal, cast
 from urllib.parse import quote
 
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError
@@ -344,6 +345,55 @@ class _HashingReader:
         return data
 
 
+class _CompressInBackground:
+    """Feed a ``GzipFile`` from a worker thread, in 1 MiB pieces, in order.
+
+    Why: compressing is most of a backup's CPU time, and ``zlib`` (like the sha256 and the
+    file write behind it) releases the GIL, so the tar stream can be built on this thread
+    while the previous piece is compressed on another core.  The bytes are the same as
+    writing directly: one writer thread keeps the order, and DEFLATE output does not depend
+    on how its input is split into ``compress`` calls.  An error in the worker is raised by
+    the next ``write`` or by ``close``.
+    """
+
+    def __init__(self, target: gzip.GzipFile) -> None:
+        self.target = target
+        self.buffer = bytearray()
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.previous: Future[int] | None = None
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        if len(self.buffer) >= _CHUNK:
+            self._hand_over()
+        return len(data)
+
+    def _hand_over(self) -> None:
+        piece = bytes(self.buffer)
+        self.buffer.clear()
+        if self.previous is not None:
+            self.previous.result()  # at most one piece waits: memory stays bounded
+        self.previous = self.pool.submit(self.target.write, piece)
+
+    def close(self) -> None:
+        try:
+            if self.buffer:
+                self._hand_over()
+            if self.previous is not None:
+                self.previous.result()
+        finally:
+            self.pool.shutdown(wait=True)
+
+    def __enter__(self) -> _CompressInBackground:
+        return self
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.pool.shutdown(wait=True)
+
+
 @dataclass
 class _Walk:
     entries: dict[str, ManifestEntry]
@@ -614,8 +664,9 @@ def create_backup(
                             compresslevel=GZIP_LEVEL,
                             mtime=int(created_at.timestamp()),
                         ) as gz,
+                        _CompressInBackground(gz) as pipe,
                         tarfile.open(
-                            fileobj=gz,
+                            fileobj=cast(IO[bytes], pipe),  # write-only stream: "w|"
                             mode="w|",
                             format=tarfile.GNU_FORMAT,
                             encoding="utf-8",

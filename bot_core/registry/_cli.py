@@ -12,14 +12,21 @@ import getpass
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any
 
 from bot_core._cli import CliOutput
 from bot_core.errors import BotCoreError
-from bot_core.metrics import ModelChangeGuardrailState, record_model_change
 from bot_core.registry._config import DEFAULT_AUDIT_DIR, DEFAULT_QUALITY_DIR
 from bot_core.registry._listing import list_champions
 from bot_core.registry._promote import promote
+
+if TYPE_CHECKING:
+    from bot_core.metrics import ModelChangeGuardrailState
+
+GUARDRAIL_STATES = ("none", "active", "kill_switch")
+"""The values of ``bot_core.metrics.ModelChangeGuardrailState``, spelled here so that every
+``ui_bridge`` command does not import the metrics package (prometheus-client, settings)
+just to build its parser; a test keeps the two equal."""
 
 __all__ = ["add_registry_commands", "current_user"]
 
@@ -66,6 +73,8 @@ def _count_model_change(model: str, guardrail_state: ModelChangeGuardrailState) 
     The promotion is already committed: a metrics failure is one warning line on stderr and
     changes neither stdout nor the exit status.
     """
+    from bot_core.metrics import record_model_change  # only a real promotion needs it
+
     try:
         record_model_change(model=model, source="manual", guardrail_state=guardrail_state)
     except BotCoreError as exc:
@@ -152,7 +161,7 @@ def add_registry_commands(commands: argparse._SubParsersAction[Any]) -> None:
     )
     promote_parser.add_argument(
         "--guardrail-state",
-        choices=get_args(ModelChangeGuardrailState),
+        choices=GUARDRAIL_STATES,
         default="none",
         help="risk guardrail at the time of the promotion, for "
         "auto_trader_model_change_guardrail_blocks_total (default: none)",

@@ -188,3 +188,12 @@ def test_ui_bridge_promote_survives_a_gateway_that_is_down(tmp_path: Path) -> No
     assert done.returncode == 0
     assert json.loads(done.stdout)["status"] == "ok"
     assert done.stderr.startswith("warning: model change metrics not pushed: cannot read")
+
+
+def test_the_bridge_spells_the_guardrail_states_like_the_metrics() -> None:
+    from typing import get_args
+
+    from bot_core.metrics import ModelChangeGuardrailState
+    from bot_core.registry._cli import GUARDRAIL_STATES
+
+    assert get_args(ModelChangeGuardrailState) == GUARDRAIL_STATES
