@@ -74,10 +74,11 @@ def build_world(
         world.report_paths.append(os.fsdecode(os.path.join(category, name)))
     for where, target in links:
         path = os.path.join(base, where)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        if os.path.lexists(path):
-            continue
-        os.symlink(target, path)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.symlink(target, path)
+        except OSError:
+            continue  # the drawn place collides with a report or another link: skip it
         world.link_paths.append(os.fsdecode(where))
     return world
 
