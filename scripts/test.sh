@@ -21,4 +21,6 @@ fi
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/mypy"
-exec "$PY" -m pytest "$@"
+# Two workers, one test file per worker at a time (module fixtures and the reliability
+# suite's figures stay in one process): most tests wait on subprocesses and servers.
+exec "$PY" -m pytest -n 2 --dist loadfile "$@"
