@@ -23,8 +23,6 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Literal
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
 from bot_core import reporting
@@ -41,6 +39,7 @@ from bot_core.reporting import (
     PurgePlan,
     PurgeResult,
 )
+from tasks._task import maintenance_task
 
 __all__ = [
     "ArchiveCheck",
@@ -85,7 +84,7 @@ class ArchiveVerification(Document):
         return [check.relative_path for check in self.checks if check.status == "verified"]
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@maintenance_task(retries=2, retry_delay_seconds=[1, 5])
 def plan_archive(
     catalog: Catalog,
     filters: Filters,
@@ -107,7 +106,7 @@ def plan_archive(
     )
 
 
-@task(cache_policy=NO_CACHE)
+@maintenance_task()
 def execute_archive(plan: ArchivePlan, backups: list[VerifiedBackup]) -> ArchiveResult:
     """Write exactly the approved plan's archives; no retries (a failure is reported).
 
@@ -118,7 +117,7 @@ def execute_archive(plan: ArchivePlan, backups: list[VerifiedBackup]) -> Archive
     return reporting.execute_archive(plan, dry_run=False)
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@maintenance_task(retries=2, retry_delay_seconds=[1, 5])
 def verify_archives(plan: ArchivePlan, result: ArchiveResult) -> ArchiveVerification:
     """Re-read every archive the execution wrote and compare it with what was planned."""
     by_path = {target.relative_path: target for target in plan.targets}
@@ -132,7 +131,7 @@ def verify_archives(plan: ArchivePlan, result: ArchiveResult) -> ArchiveVerifica
     )
 
 
-@task(cache_policy=NO_CACHE)
+@maintenance_task()
 def remove_archived_sources(plan: PurgePlan, verification: ArchiveVerification) -> PurgeResult:
     """Delete the sources of verified archives; the executor re-checks every fingerprint.
 
@@ -160,7 +159,7 @@ def _s3_url(store: S3AuditStore, key: str) -> str:
     return f"{store.location}/{key}"
 
 
-@task(cache_policy=NO_CACHE)
+@maintenance_task()
 def upload_archives(plan: ArchivePlan, result: ArchiveResult, store: S3AuditStore) -> ArchiveResult:
     """Upload every staged archive that re-reads cleanly; the S3 view of the execution.
 
@@ -210,7 +209,7 @@ def upload_archives(plan: ArchivePlan, result: ArchiveResult, store: S3AuditStor
     )
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@maintenance_task(retries=2, retry_delay_seconds=[1, 5])
 def verify_s3_archives(
     plan: ArchivePlan, uploaded: ArchiveResult, store: S3AuditStore
 ) -> ArchiveVerification:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from bot_core import audit
@@ -24,6 +22,7 @@ from bot_core.audit import (
     StoredBackup,
     VerifiedBackup,
 )
+from tasks._task import maintenance_task
 
 __all__ = [
     "create_backup",
@@ -36,13 +35,13 @@ __all__ = [
 ]
 
 
-@task(cache_policy=NO_CACHE)
+@maintenance_task()
 def record_step(run: AuditRun, step: str, document: BaseModel, *, final: bool = False) -> str:
     """Append one step's document to the run's audit chain; return the record's key."""
     return run.record(step, document, final=final).key
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@maintenance_task(retries=2, retry_delay_seconds=[1, 5])
 def create_backup(
     store: AuditStore, source_root: str, paths: Sequence[str], labels: dict[str, str]
 ) -> StoredBackup:
@@ -50,7 +49,7 @@ def create_backup(
     return audit.create_backup(store, source_root, list(paths), labels=labels)
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@maintenance_task(retries=2, retry_delay_seconds=[1, 5])
 def verify_backup(store: AuditStore, stored: StoredBackup) -> BackupVerification:
     """Read the backup back and check every hash against the manifest written a moment ago."""
     return audit.verify_backup(
@@ -58,7 +57,7 @@ def verify_backup(store: AuditStore, stored: StoredBackup) -> BackupVerification
     )
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@maintenance_task(retries=2, retry_delay_seconds=[1, 5])
 def verify_backup_id(
     store: AuditStore, backup_id: str, expected_manifest_sha256: str | None = None
 ) -> BackupVerification:
@@ -66,14 +65,14 @@ def verify_backup_id(
     return audit.verify_backup(store, backup_id, expected_manifest_sha256=expected_manifest_sha256)
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@maintenance_task(retries=2, retry_delay_seconds=[1, 5])
 def load_backup_manifest(store: AuditStore, backup_id: str) -> tuple[BackupManifest, str]:
     """A backup's manifest and the sha256 of its exact bytes (the restore's overview)."""
     manifest, data = audit.load_manifest(store, backup_id)
     return manifest, hashlib.sha256(data).hexdigest()
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@maintenance_task(retries=2, retry_delay_seconds=[1, 5])
 def preview_restore(
     backup: VerifiedBackup, store: AuditStore, *, target: str | None, overwrite: bool
 ) -> RestoreResult:
@@ -81,7 +80,7 @@ def preview_restore(
     return audit.restore_backup(backup, store, target=target, dry_run=True, overwrite=overwrite)
 
 
-@task(cache_policy=NO_CACHE)
+@maintenance_task()
 def restore_backup(
     backup: VerifiedBackup, store: AuditStore, *, target: str | None, overwrite: bool
 ) -> RestoreResult:

@@ -8,23 +8,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from bot_core import registry
 from bot_core.audit import VerifiedBackup
 from bot_core.registry import ChampionListing, PromoteResult, PromotionPlan
+from tasks._task import maintenance_task
 
 __all__ = ["list_champions", "plan_promotion", "promote"]
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@maintenance_task(retries=2, retry_delay_seconds=[1, 5])
 def list_champions(quality_dir: str, model: str) -> ChampionListing:
     """The model's champion and challengers, as ``champion --model M`` shows them."""
     return registry.list_champions(quality_dir, model=[model])
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@maintenance_task(retries=2, retry_delay_seconds=[1, 5])
 def plan_promotion(
     quality_dir: str,
     *,
@@ -41,7 +39,7 @@ def plan_promotion(
     )
 
 
-@task(cache_policy=NO_CACHE)
+@maintenance_task()
 def promote(
     quality_dir: str,
     plan: PromotionPlan,

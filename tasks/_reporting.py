@@ -9,29 +9,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from bot_core import reporting
 from bot_core.audit import VerifiedBackup
 from bot_core.reporting import Catalog, Filters, Overview, PurgePlan, PurgeResult
+from tasks._task import maintenance_task
 
 __all__ = ["build_overview", "execute_purge", "plan_purge", "scan_reports"]
 
 
-@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@maintenance_task(retries=2, retry_delay_seconds=[1, 5])
 def scan_reports(base_dir: str) -> Catalog:
     """Scan the report tree once; every later step of the run works from this scan."""
     return reporting.scan_reports(base_dir)
 
 
-@task(cache_policy=NO_CACHE)
+@maintenance_task()
 def build_overview(catalog: Catalog, filters: Filters) -> Overview:
     """List the reports the filters select, with totals."""
     return reporting.build_overview(catalog, filters)
 
 
-@task(cache_policy=NO_CACHE)
+@maintenance_task()
 def plan_purge(
     catalog: Catalog,
     filters: Filters,
@@ -52,7 +50,7 @@ def plan_purge(
     )
 
 
-@task(cache_policy=NO_CACHE)
+@maintenance_task()
 def execute_purge(plan: PurgePlan, backups: list[VerifiedBackup]) -> PurgeResult:
     """Delete exactly the approved plan; the verified backups are the permission to do so.
 
