@@ -65,6 +65,29 @@ def _finished(operation: str, report: FlowReport) -> CliOutput:
     return CliOutput(report, exit_code=0 if report.outcome in _FINE else 1)
 
 
+def _run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The parameters every flow takes from the shared options (``_run_options``)."""
+    return {
+        "policy": _policy(args),
+        "audit_url": args.audit_url,
+        "operations_log": args.operations_log,
+        "concurrency_limit": _limit(args),
+    }
+
+
+def _window_and_caps(args: argparse.Namespace) -> dict[str, Any]:
+    """The purge's and archive's age window and caps (``_window_and_cap_options``)."""
+    return {
+        "older_than_days": args.older_than_days,
+        "newer_than_days": args.newer_than_days,
+        "caps": Caps(
+            max_targets=args.max_targets,
+            max_bytes=args.max_bytes,
+            keep_newest_per_category=args.keep_newest,
+        ),
+    }
+
+
 def _run_purge(args: argparse.Namespace) -> CliOutput:
     report = purge(
         filters=filters_from_args(args),
@@ -72,17 +95,8 @@ def _run_purge(args: argparse.Namespace) -> CliOutput:
         signal_quality_dir=args.signal_quality_dir,
         signal_quality_retention_days=args.signal_quality_retention_days,
         include_reports=not args.signal_quality_only,
-        older_than_days=args.older_than_days,
-        newer_than_days=args.newer_than_days,
-        caps=Caps(
-            max_targets=args.max_targets,
-            max_bytes=args.max_bytes,
-            keep_newest_per_category=args.keep_newest,
-        ),
-        policy=_policy(args),
-        audit_url=args.audit_url,
-        operations_log=args.operations_log,
-        concurrency_limit=_limit(args),
+        **_window_and_caps(args),
+        **_run_settings(args),
     )
     return _finished("purge", report)
 
@@ -95,17 +109,8 @@ def _run_archive(args: argparse.Namespace) -> CliOutput:
         format=args.format,
         overwrite=args.overwrite,
         delete_after=args.delete_after,
-        older_than_days=args.older_than_days,
-        newer_than_days=args.newer_than_days,
-        caps=Caps(
-            max_targets=args.max_targets,
-            max_bytes=args.max_bytes,
-            keep_newest_per_category=args.keep_newest,
-        ),
-        policy=_policy(args),
-        audit_url=args.audit_url,
-        operations_log=args.operations_log,
-        concurrency_limit=_limit(args),
+        **_window_and_caps(args),
+        **_run_settings(args),
     )
     return _finished("archive", report)
 
@@ -115,10 +120,7 @@ def _run_restore(args: argparse.Namespace) -> CliOutput:
         backup_id=args.backup_id,
         target=args.target,
         overwrite=args.overwrite,
-        policy=_policy(args),
-        audit_url=args.audit_url,
-        operations_log=args.operations_log,
-        concurrency_limit=_limit(args),
+        **_run_settings(args),
     )
     return _finished("restore", report)
 
@@ -131,10 +133,7 @@ def _run_promote(args: argparse.Namespace) -> CliOutput:
         quality_dir=args.quality_dir,
         guardrail_state=args.guardrail_state,
         prometheus_url=args.prometheus_url,
-        policy=_policy(args),
-        audit_url=args.audit_url,
-        operations_log=args.operations_log,
-        concurrency_limit=_limit(args),
+        **_run_settings(args),
     )
     return _finished("promote", report)
 
